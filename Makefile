@@ -1,0 +1,35 @@
+# k1s — see README.md. Targets are what CI and the README run.
+GO        ?= go
+BIN       := bin/k1s
+COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X github.com/k1s/k1s/internal/version.gitCommit=$(COMMIT)
+DATA_DIR  ?= /var/lib/k1s
+
+.PHONY: build test test-short bench run deps clean fuzz
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/k1s
+
+# The whole suite: unit, integration (embedded etcd) and end-to-end (real kubectl).
+test: build
+	K1S_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 25m ./...
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+# Benchmarks; figures go to docs/benchmarks.md.
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 3s -benchmem ./internal/apiserver/ ./internal/storage/...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecodeValidate -fuzztime 60s ./internal/apiserver/
+
+# Installs what k1s needs on Debian (root), builds, and starts a cluster.
+deps:
+	@command -v kubectl >/dev/null || echo "note: kubectl is not installed; k1s does not need it, but you will"
+
+run: deps build
+	$(BIN) server --data-dir $(DATA_DIR)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,110 @@
+// Command k1s is Kubernetes in one binary. Each subcommand runs one
+// component or a composition of them; see `k1s help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/k1s/k1s/internal/server"
+	"github.com/k1s/k1s/internal/version"
+)
+
+const usage = `k1s: Kubernetes in one binary
+
+Usage: k1s COMMAND [flags]
+
+Commands:
+  server      run the control plane (embedded etcd, api-server, ...) for a data dir
+  apiserver   run the api-server alone against an etcd cluster
+  version     print the version
+
+Run 'k1s COMMAND -h' for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "k1s: "+err.Error())
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "server":
+		return runServer(ctx, cmd, args, stderr, false)
+	case "apiserver":
+		return runServer(ctx, cmd, args, stderr, true)
+	case "version", "--version":
+		v := version.Info()
+		fmt.Fprintf(stdout, "k1s %s (%s)\n", v.GitVersion, v.GoVersion)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func runServer(ctx context.Context, name string, args []string, stderr io.Writer, apiOnly bool) error {
+	fs := flag.NewFlagSet("k1s "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o server.Options
+	var etcdServers, logLevel string
+	fs.StringVar(&o.DataDir, "data-dir", "/var/lib/k1s", "directory for etcd data, certificates and the admin kubeconfig")
+	fs.IntVar(&o.HTTPSPort, "https-listen-port", 6443, "HTTPS port of the api-server")
+	fs.StringVar(&o.BindAddress, "bind-address", "127.0.0.1", "address the api-server listens on")
+	fs.StringVar(&etcdServers, "etcd-servers", "", "comma-separated URLs of an external etcd cluster (default: embedded etcd in the data dir)")
+	fs.StringVar(&o.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range of Service cluster IPs")
+	fs.BoolVar(&o.DisableAgent, "disable-agent", false, "do not run a node agent on this machine")
+	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if etcdServers != "" {
+		o.EtcdServers = strings.Split(etcdServers, ",")
+	}
+	if apiOnly {
+		if len(o.EtcdServers) == 0 {
+			return errors.New("apiserver: --etcd-servers is required")
+		}
+		o.DisableAgent = true
+	}
+	log, err := newLogger(stderr, logLevel)
+	if err != nil {
+		return err
+	}
+	o.Logger = log
+	return server.Run(ctx, o)
+}

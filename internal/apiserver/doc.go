@@ -1,0 +1,14 @@
+// Package apiserver is the cluster's front door: the Kubernetes REST API
+// over HTTPS, generic over the resources declared in internal/registry and
+// backed by internal/storage (etcd through a watch cache).
+//
+// It serves discovery (legacy and aggregated), OpenAPI (internal/openapi),
+// get/list/watch/create/update/patch/delete/deletecollection with the
+// upstream semantics clients rely on (resourceVersion, optimistic
+// concurrency, generateName, finalizers, graceful pod deletion, namespace
+// lifecycle, dryRun, field validation), the status/scale/binding/eviction
+// subresources and server-side Table printing for kubectl.
+//
+// Every refusal is a metav1.Status with the right code, reason and causes.
+// It does not (yet) enforce authorization: authenticated users may do anything.
+package apiserver

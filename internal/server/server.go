@@ -1,0 +1,187 @@
+// Package server composes the control plane of `k1s server`: etcd
+// (embedded unless external endpoints are given), the cluster PKI and
+// kubeconfig, and the api-server. Later issues add the scheduler,
+// controller-manager and the node agent here.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	corev1 "k8s.io/api/core/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/k1s/k1s/internal/apiserver"
+	"github.com/k1s/k1s/internal/etcd"
+	"github.com/k1s/k1s/internal/openapi"
+	"github.com/k1s/k1s/internal/pki"
+	"github.com/k1s/k1s/internal/registry"
+	"github.com/k1s/k1s/internal/scheme"
+	"github.com/k1s/k1s/internal/version"
+)
+
+// Options configure `k1s server` and `k1s apiserver`.
+type Options struct {
+	DataDir     string
+	BindAddress string // default 127.0.0.1
+	HTTPSPort   int    // default 6443; 0 picks a free port (tests)
+	// EtcdServers, if set, names an external etcd cluster instead of the
+	// embedded member.
+	EtcdServers  []string
+	ServiceCIDR  string // default 10.43.0.0/16
+	DisableAgent bool
+	Logger       *slog.Logger
+	// OnReady, if set, is called once the api-server answers, with the
+	// admin kubeconfig path.
+	OnReady func(kubeconfig string)
+}
+
+func (o *Options) defaults() error {
+	if o.DataDir == "" {
+		return errors.New("--data-dir is required")
+	}
+	abs, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return fmt.Errorf("--data-dir: %w", err)
+	}
+	o.DataDir = abs
+	if o.BindAddress == "" {
+		o.BindAddress = "127.0.0.1"
+	}
+	if o.ServiceCIDR == "" {
+		o.ServiceCIDR = "10.43.0.0/16"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if net.ParseIP(o.BindAddress) == nil {
+		return fmt.Errorf("--bind-address %q is not an IP address", o.BindAddress)
+	}
+	if o.HTTPSPort < 0 || o.HTTPSPort > 65535 {
+		return fmt.Errorf("--https-listen-port %d is out of range", o.HTTPSPort)
+	}
+	return nil
+}
+
+// KubeconfigPath is where the admin kubeconfig of a data dir lives.
+func KubeconfigPath(dataDir string) string { return filepath.Join(dataDir, "kubeconfig.yaml") }
+
+// Run starts everything and blocks until ctx ends or a component fails.
+func Run(ctx context.Context, o Options) error {
+	if err := o.defaults(); err != nil {
+		return err
+	}
+	start := time.Now()
+	log := o.Logger
+	serviceCIDR, err := netip.ParsePrefix(o.ServiceCIDR)
+	if err != nil {
+		return fmt.Errorf("--service-cidr: %w", err)
+	}
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data dir: %w", err)
+	}
+	bundle, err := pki.Ensure(o.DataDir, pki.Options{
+		NodeIPs:   []net.IP{net.ParseIP(o.BindAddress)},
+		ServiceIP: firstIP(serviceCIDR),
+	})
+	if err != nil {
+		return fmt.Errorf("cluster certificates: %w", err)
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	var client *clientv3.Client
+	if len(o.EtcdServers) > 0 {
+		client, err = clientv3.New(clientv3.Config{Endpoints: o.EtcdServers, DialTimeout: 5 * time.Second, Logger: quietZap()})
+		if err != nil {
+			return fmt.Errorf("connecting to etcd %v: %w", o.EtcdServers, err)
+		}
+		defer client.Close()
+	} else {
+		// A unix socket in the data dir: etcd has no authentication, so
+		// only root (the data dir is 0700) may reach it.
+		// only root (the data dir is 0700) may reach it. Socket paths are
+		// limited to 108 bytes; deep data dirs fall back to loopback TCP.
+		clientURL := "unix://" + filepath.Join(o.DataDir, "etcd.sock")
+		if len(clientURL) > 100 {
+			clientURL = ""
+		}
+		member := etcd.New(etcd.Config{DataDir: o.DataDir, ClientURL: clientURL, Logger: log.With("component", "etcd")})
+		g.Go(func() error { return member.Run(ctx) })
+		select {
+		case <-member.Ready():
+		case <-ctx.Done():
+			return g.Wait()
+		}
+		client = member.Client()
+		log.Info("etcd ready", "endpoints", member.Endpoints(), "after", time.Since(start).Round(time.Millisecond))
+	}
+
+	addr := net.JoinHostPort(o.BindAddress, strconv.Itoa(o.HTTPSPort))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	sch := scheme.New()
+	var api *apiserver.Server
+	resources := registry.All(registry.Options{
+		ServiceCIDR: serviceCIDR,
+		ListServices: func(ctx context.Context) ([]corev1.Service, error) {
+			return api.ListServices(ctx)
+		},
+	})
+	oa, err := openapi.New(resources, sch)
+	if err != nil {
+		return fmt.Errorf("openapi: %w", err)
+	}
+	api, err = apiserver.New(apiserver.Config{
+		Etcd: client, Resources: resources, Scheme: sch, OpenAPI: oa,
+		Listener: ln, TLS: bundle.ServingTLSConfig(), Logger: log.With("component", "apiserver"),
+		Version: version.Info(),
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	url := "https://" + net.JoinHostPort(kubeconfigHost(o.BindAddress), strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	kubeconfig := KubeconfigPath(o.DataDir)
+	if err := pki.WriteKubeconfig(kubeconfig, url, bundle.CACertPEM, bundle.AdminCertPEM, bundle.AdminKeyPEM, "admin"); err != nil {
+		ln.Close()
+		return fmt.Errorf("writing kubeconfig: %w", err)
+	}
+	g.Go(func() error { return api.Run(ctx) })
+	go oa.Build() // warm the OpenAPI documents before kubectl asks
+	g.Go(func() error {
+		if err := api.WaitReady(ctx); err != nil {
+			return nil
+		}
+		log.Info("k1s server ready", "url", url, "kubeconfig", kubeconfig, "after", time.Since(start).Round(time.Millisecond))
+		if o.OnReady != nil {
+			o.OnReady(kubeconfig)
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+// kubeconfigHost is the host clients dial for a bind address.
+func kubeconfigHost(bind string) string {
+	ip := net.ParseIP(bind)
+	if ip == nil || ip.IsUnspecified() {
+		return "127.0.0.1"
+	}
+	return bind
+}
+
+// firstIP returns the first usable address of a prefix (the kubernetes Service IP).
+func firstIP(p netip.Prefix) net.IP {
+	return net.IP(p.Masked().Addr().Next().AsSlice())
+}

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	_ "time/tzdata" // CronJob time zones validate on hosts without zoneinfo
 
 	"github.com/k1s/k1s/internal/server"
 	"github.com/k1s/k1s/internal/version"

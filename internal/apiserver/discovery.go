@@ -108,6 +108,7 @@ func (s *Server) serveAPIGroupList(w http.ResponseWriter, r *http.Request) {
 	for _, g := range named {
 		list.Groups = append(list.Groups, apiGroup(g))
 	}
+	list.Groups = append(list.Groups, apiGroup(groupVersions{name: crdGroup, version: crdVersion}))
 	s.writeJSON(w, http.StatusOK, list)
 }
 
@@ -120,6 +121,10 @@ func apiGroup(g groupVersions) metav1.APIGroup {
 }
 
 func (s *Server) serveAPIGroup(w http.ResponseWriter, r *http.Request, name string) {
+	if name == crdGroup {
+		s.writeJSON(w, http.StatusOK, apiGroup(groupVersions{name: crdGroup, version: crdVersion}))
+		return
+	}
 	for _, g := range s.groups {
 		if g.name == name && name != "" {
 			s.writeJSON(w, http.StatusOK, apiGroup(g))
@@ -130,6 +135,13 @@ func (s *Server) serveAPIGroup(w http.ResponseWriter, r *http.Request, name stri
 }
 
 func (s *Server) serveResourceList(w http.ResponseWriter, r *http.Request, gv schema.GroupVersion) {
+	if gv.Group == crdGroup && gv.Version == crdVersion {
+		s.writeJSON(w, http.StatusOK, &metav1.APIResourceList{
+			TypeMeta:     metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"},
+			GroupVersion: gv.String(), APIResources: []metav1.APIResource{crdAPIResource()},
+		})
+		return
+	}
 	for _, g := range s.groups {
 		if g.name != gv.Group || g.version != gv.Version {
 			continue
@@ -209,6 +221,20 @@ func (s *Server) writeAggregated(w http.ResponseWriter, groups []groupVersions) 
 		list.Items = append(list.Items, apidiscoveryv2.APIGroupDiscovery{
 			ObjectMeta: metav1.ObjectMeta{Name: g.name},
 			Versions:   []apidiscoveryv2.APIVersionDiscovery{v},
+		})
+	}
+	if len(groups) > 0 && groups[0].name != "" {
+		crd := crdAPIResource()
+		list.Items = append(list.Items, apidiscoveryv2.APIGroupDiscovery{
+			ObjectMeta: metav1.ObjectMeta{Name: crdGroup},
+			Versions: []apidiscoveryv2.APIVersionDiscovery{{
+				Version: crdVersion, Freshness: apidiscoveryv2.DiscoveryFreshnessCurrent,
+				Resources: []apidiscoveryv2.APIResourceDiscovery{{
+					Resource: crd.Name, SingularResource: crd.SingularName, Scope: apidiscoveryv2.ScopeCluster,
+					ResponseKind: &metav1.GroupVersionKind{Group: crdGroup, Version: crdVersion, Kind: crd.Kind},
+					Verbs:        crd.Verbs, ShortNames: crd.ShortNames,
+				}},
+			}},
 		})
 	}
 	data, err := json.Marshal(&list)

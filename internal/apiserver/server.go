@@ -337,6 +337,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.serveResourceList(w, r, schema.GroupVersion{Group: parts[1], Version: parts[2]})
 		return
 	}
+	if isCRDPath(r.URL.Path) {
+		s.serveCRDs(w, r)
+		return
+	}
 	info, ok := parseResourcePath(r)
 	if !ok {
 		s.writeError(w, r, notFoundPath(r.URL.Path))

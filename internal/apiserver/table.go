@@ -32,9 +32,17 @@ func (s *Server) toTable(res *resource, obj runtime.Object, includeObject string
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("includeObject: unsupported value %q", includeObject))
 	}
 	t := &metav1.Table{TypeMeta: metav1.TypeMeta{Kind: "Table", APIVersion: "meta.k8s.io/v1"}}
-	t.ColumnDefinitions = append(t.ColumnDefinitions, nameColumn)
+	nameLast := res.Table != nil && res.Table.NameLast
+	if !nameLast {
+		t.ColumnDefinitions = append(t.ColumnDefinitions, nameColumn)
+	}
 	if res.Table != nil {
 		t.ColumnDefinitions = append(t.ColumnDefinitions, res.Table.Columns...)
+		if nameLast {
+			c := nameColumn
+			c.Priority = 1
+			t.ColumnDefinitions = append(t.ColumnDefinitions, c)
+		}
 	} else {
 		t.ColumnDefinitions = append(t.ColumnDefinitions, defaultAgeColumn)
 	}
@@ -72,7 +80,9 @@ func (s *Server) tableRow(res *resource, item runtime.Object, includeObject stri
 		return metav1.TableRow{}, err
 	}
 	row := metav1.TableRow{Cells: []any{m.GetName()}}
-	if res.Table != nil {
+	if res.Table != nil && res.Table.NameLast {
+		row.Cells = append(res.Table.Row(item), m.GetName())
+	} else if res.Table != nil {
 		row.Cells = append(row.Cells, res.Table.Row(item)...)
 	} else {
 		row.Cells = append(row.Cells, humanAge(m.GetCreationTimestamp()))

@@ -129,26 +129,31 @@ func (s *Server) createObject(ctx context.Context, res *resource, namespace stri
 		}
 	}
 	generated := m.GetName() == "" && m.GetGenerateName() != ""
-	if res.Default != nil {
-		res.Default(obj)
-	}
-	m.SetUID(uuid.NewUUID())
-	m.SetCreationTimestamp(metav1.Now())
-	m.SetDeletionTimestamp(nil)
-	m.SetDeletionGracePeriodSeconds(nil)
-	m.SetSelfLink("")
-	m.SetGeneration(0)
-	if hasSpec(res) {
-		m.SetGeneration(1)
-	}
-	if res.PrepareForCreate != nil {
-		res.PrepareForCreate(obj)
-	}
-	s.prepareCreateBuiltin(res, obj)
+	orig := obj
 	for attempt := 0; ; attempt++ {
 		if generated {
+			// The name comes first: defaulting and PrepareForCreate may
+			// derive labels or selectors from it.
+			obj = orig.DeepCopyObject()
+			m, _ = metaOf(obj)
 			m.SetName(m.GetGenerateName() + rand.String(5))
 		}
+		if res.Default != nil {
+			res.Default(obj)
+		}
+		m.SetUID(uuid.NewUUID())
+		m.SetCreationTimestamp(metav1.Now())
+		m.SetDeletionTimestamp(nil)
+		m.SetDeletionGracePeriodSeconds(nil)
+		m.SetSelfLink("")
+		m.SetGeneration(0)
+		if hasSpec(res) {
+			m.SetGeneration(1)
+		}
+		if res.PrepareForCreate != nil {
+			res.PrepareForCreate(obj)
+		}
+		s.prepareCreateBuiltin(res, obj)
 		errs := metavalidation.ValidateObjectMetaAccessor(m, res.Namespaced, nameValidator(res), field.NewPath("metadata"))
 		if res.Validate != nil {
 			errs = append(errs, res.Validate(obj)...)

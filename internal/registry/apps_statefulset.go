@@ -128,7 +128,14 @@ func statefulSetValidateSpec(spec *appsv1.StatefulSetSpec, fldPath *field.Path) 
 		errs = append(errs, groupDNSLabel(spec.ServiceName, fldPath.Child("serviceName"))...)
 	}
 	errs = append(errs, groupWorkloadSelector(spec.Selector, "statefulset", fldPath.Child("selector"))...)
-	errs = append(errs, appsValidateTemplate(&spec.Template, spec.Selector, fldPath, "StatefulSet")...)
+	// Containers may mount the claim templates: validate the template as
+	// the controller will create its pods, with one volume per claim.
+	tmpl := spec.Template.DeepCopy()
+	for _, c := range spec.VolumeClaimTemplates {
+		tmpl.Spec.Volumes = append(tmpl.Spec.Volumes, corev1.Volume{Name: c.Name, VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Name}}})
+	}
+	errs = append(errs, appsValidateTemplate(tmpl, spec.Selector, fldPath, "StatefulSet")...)
 	return append(errs, statefulSetValidateClaimTemplates(spec.VolumeClaimTemplates, fldPath.Child("volumeClaimTemplates"))...)
 }
 

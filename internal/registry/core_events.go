@@ -108,6 +108,7 @@ func coreEventFields(obj runtime.Object) fields.Set {
 // wide SUBOBJECT SOURCE FIRST SEEN COUNT, like upstream.
 func coreEventTable() *Table {
 	return &Table{
+		NameLast: true,
 		Columns: []metav1.TableColumnDefinition{
 			column("Last Seen", "string", "The time at which the most recent occurrence of this event was recorded.", 0),
 			column("Type", "string", "Type of this event (Normal, Warning), new types could be added in the future.", 0),

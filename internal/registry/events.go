@@ -180,6 +180,7 @@ func eventValidateUpdate(e, old *eventsv1.Event) field.ErrorList {
 
 func eventTable() *Table {
 	return &Table{
+		NameLast: true,
 		Columns: []metav1.TableColumnDefinition{
 			column("Last Seen", "string", "The time at which the most recent occurrence of this event was recorded.", 0),
 			column("Type", "string", "Type of this event (Normal, Warning), new types could be added in the future", 0),

@@ -15,9 +15,10 @@ import (
 // resource to k1s is adding one Resource value to All(). Every func field is
 // optional; nil means "nothing special".
 //
-// Order of operations on create: Default -> PrepareForCreate -> generic
-// metadata (uid, creationTimestamp, generation=1) -> Validate (plus generic
-// ObjectMeta validation, done by the api-server) -> Allocate -> store.
+// Order of operations on create: name from generateName -> Default ->
+// generic metadata (uid, creationTimestamp, generation=1) ->
+// PrepareForCreate -> Validate (plus generic ObjectMeta validation, done by
+// the api-server) -> Allocate -> store.
 // On update: Default -> PrepareForUpdate(new, old) -> generation bump when
 // anything outside metadata and status changed -> ValidateUpdate (plus
 // ObjectMeta update validation) -> Allocate -> store.
@@ -94,6 +95,8 @@ type Table struct {
 	// Row returns the cells for obj, in Columns order, without the name.
 	// Cells are string, int64, int32, bool or float64.
 	Row func(obj runtime.Object) []any
+	// NameLast prints NAME as the last column, only with -o wide (events).
+	NameLast bool
 }
 
 // Allocator reserves cluster-wide resources an object claims. On create

@@ -44,6 +44,7 @@ func New() *Scheme {
 		}
 	}
 	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
+	metav1.AddToGroupVersion(s, metav1.SchemeGroupVersion)
 	metav1.AddMetaToScheme(s)
 	return &Scheme{Scheme: s, Codecs: serializer.NewCodecFactory(s)}
 }

@@ -215,9 +215,9 @@ func TestBadInput(t *testing.T) {
 		args:  []string{"apply", "-f", "-"},
 		want:  []string{`no matches for kind "Bogus"`},
 	}, {
-		name:  "unknown resource",
-		args:  []string{"get", "bogusthings"},
-		want:  []string{`the server doesn't have a resource type "bogusthings"`},
+		name: "unknown resource",
+		args: []string{"get", "bogusthings"},
+		want: []string{`the server doesn't have a resource type "bogusthings"`},
 	}, {
 		name:  "invalid object lists every field",
 		stdin: "apiVersion: v1\nkind: Pod\nmetadata:\n  name: Bad_Name\nspec:\n  containers:\n  - name: c\n    image: \"\"\n    ports:\n    - containerPort: 70000\n",

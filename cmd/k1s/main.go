@@ -15,6 +15,9 @@ import (
 	"syscall"
 	_ "time/tzdata" // CronJob time zones validate on hosts without zoneinfo
 
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/k1s/k1s/internal/controllermanager"
 	"github.com/k1s/k1s/internal/server"
 	"github.com/k1s/k1s/internal/version"
 )
@@ -26,6 +29,8 @@ Usage: k1s COMMAND [flags]
 Commands:
   server      run the control plane (embedded etcd, api-server, ...) for a data dir
   apiserver   run the api-server alone against an etcd cluster
+  controller-manager
+              run the controllers alone against an api-server
   version     print the version
 
 Run 'k1s COMMAND -h' for a command's flags.
@@ -55,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServer(ctx, cmd, args, stderr, false)
 	case "apiserver":
 		return runServer(ctx, cmd, args, stderr, true)
+	case "controller-manager":
+		return runControllerManager(ctx, cmd, args, stderr)
 	case "version", "--version":
 		v := version.Info()
 		fmt.Fprintf(stdout, "k1s %s (%s)\n", v.GitVersion, v.GoVersion)
@@ -86,6 +93,7 @@ func runServer(ctx context.Context, name string, args []string, stderr io.Writer
 	fs.StringVar(&etcdServers, "etcd-servers", "", "comma-separated URLs of an external etcd cluster (default: embedded etcd in the data dir)")
 	fs.StringVar(&o.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range of Service cluster IPs")
 	fs.BoolVar(&o.DisableAgent, "disable-agent", false, "do not run a node agent on this machine")
+	fs.BoolVar(&o.DisableControllerManager, "disable-controller-manager", false, "do not run the controllers in this process")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -101,6 +109,7 @@ func runServer(ctx context.Context, name string, args []string, stderr io.Writer
 			return errors.New("apiserver: --etcd-servers is required")
 		}
 		o.DisableAgent = true
+		o.DisableControllerManager = true
 	}
 	log, err := newLogger(stderr, logLevel)
 	if err != nil {
@@ -108,4 +117,34 @@ func runServer(ctx context.Context, name string, args []string, stderr io.Writer
 	}
 	o.Logger = log
 	return server.Run(ctx, o)
+}
+
+func runControllerManager(ctx context.Context, name string, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("k1s "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o controllermanager.Options
+	var kubeconfig, logLevel string
+	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file of the api-server to run against (required)")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", true, "run the controllers only while holding the lease kube-system/kube-controller-manager")
+	fs.StringVar(&o.Identity, "identity", "", "name of this process in the lease (default HOSTNAME_RANDOM)")
+	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if kubeconfig == "" {
+		return errors.New("controller-manager: --kubeconfig is required")
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return fmt.Errorf("--kubeconfig: %w", err)
+	}
+	log, err := newLogger(stderr, logLevel)
+	if err != nil {
+		return err
+	}
+	o.Kubeconfig, o.Logger = cfg, log
+	return controllermanager.Run(ctx, o)
 }

@@ -14,6 +14,10 @@ type requestInfo struct {
 	Resource    string
 	Subresource string
 	Name        string
+	// Manager is the field manager of a write (see managerName).
+	Manager string
+	// apply marks server-side apply, which sets managedFields itself.
+	apply bool
 }
 
 // parseResourcePath parses /api/v1/... and /apis/g/v/... resource paths.

@@ -40,6 +40,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info requ
 			return
 		}
 	}
+	info.Manager = managerName(r)
 	var err error
 	switch info.Verb {
 	case "get":

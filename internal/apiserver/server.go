@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -89,6 +90,8 @@ type Server struct {
 	byKind    map[schema.GroupVersionKind]*resource
 	groups    []groupVersions // discovery order
 	cachers   []*watchcache.Cacher
+	byType    map[reflect.Type]*resource
+	managers  fieldManagers
 	handler   http.Handler
 	ready     atomic.Bool
 	listener  net.Listener
@@ -114,6 +117,7 @@ func New(cfg Config) (*Server, error) {
 		codecs:    newCodecs(cfg.Scheme),
 		resources: map[schema.GroupVersionResource]*resource{},
 		byKind:    map[schema.GroupVersionKind]*resource{},
+		byType:    map[reflect.Type]*resource{},
 	}
 	protoInfo, ok := runtime.SerializerInfoForMediaType(cfg.Scheme.Codecs.SupportedMediaTypes(), mediaProtobuf)
 	if !ok {
@@ -148,6 +152,7 @@ func New(cfg Config) (*Server, error) {
 		s.cachers = append(s.cachers, cacher)
 		s.resources[gvr] = res
 		s.byKind[r.GroupVersionKind()] = res
+		s.byType[reflect.TypeOf(r.New())] = res
 	}
 	s.groups = buildGroups(cfg.Resources)
 	s.handler = s.routes()

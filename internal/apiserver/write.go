@@ -96,6 +96,9 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, res *resou
 	if err != nil {
 		return err
 	}
+	if m, err := metaOf(obj); err == nil {
+		m.SetManagedFields(nil) // field ownership is tracked for applied objects only
+	}
 	created, err := s.createObject(r.Context(), res, info.Namespace, obj, dry)
 	if err != nil {
 		return err
@@ -302,6 +305,9 @@ func (s *Server) updateObject(ctx context.Context, res *resource, info requestIn
 		}
 		if err := s.prepareUpdate(res, info.Subresource, obj, cur); err != nil {
 			return nil, err
+		}
+		if !info.apply {
+			obj = s.trackManagedFields(res, info.Subresource, obj, cur, info.Manager)
 		}
 		om, _ := metaOf(obj)
 		if errs := s.validateUpdate(res, info.Subresource, obj, cur); len(errs) > 0 {

@@ -43,6 +43,9 @@ type Options struct {
 	// OnReady, if set, is called once the api-server answers, with the
 	// admin kubeconfig path.
 	OnReady func(kubeconfig string)
+
+	// DisableControllerManager runs no controllers in this process.
+	DisableControllerManager bool
 }
 
 func (o *Options) defaults() error {
@@ -169,6 +172,14 @@ func Run(ctx context.Context, o Options) error {
 		}
 		return nil
 	})
+	if !o.DisableControllerManager {
+		g.Go(func() error {
+			if err := api.WaitReady(ctx); err != nil {
+				return nil
+			}
+			return runControllerManager(ctx, o, bundle, url)
+		})
+	}
 	return g.Wait()
 }
 

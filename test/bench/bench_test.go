@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -171,10 +172,16 @@ func (p *process) logTail() string {
 	return string(data)
 }
 
-// memoryMB returns the server's resident set and its peak (VmRSS and
-// VmHWM from /proc/PID/status) in MiB. Etcd runs inside the same process,
-// so both include it.
-func (p *process) memoryMB() (rss, peak float64) {
+// memory is the server's resident memory in MiB from /proc/PID/status.
+// Etcd runs inside the same process, so it is included.
+type memory struct {
+	rss  float64 // VmRSS
+	anon float64 // RssAnon: Go heap, stacks
+	file float64 // RssFile: the binary and etcd's mmapped bbolt file
+	peak float64 // VmHWM, the high-water mark of rss
+}
+
+func (p *process) memory() memory {
 	p.b.Helper()
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
@@ -193,25 +200,67 @@ func (p *process) memoryMB() (rss, peak float64) {
 		p.b.Fatalf("no %s in /proc/%d/status", name, p.cmd.Process.Pid)
 		return 0
 	}
-	return field("VmRSS"), field("VmHWM")
+	return memory{rss: field("VmRSS"), anon: field("RssAnon"), file: field("RssFile"), peak: field("VmHWM")}
 }
 
-// idleMemoryMB lets the server sit idle for a moment, then reads its RSS.
-func (p *process) idleMemoryMB() float64 {
+// idleMemory lets the server sit idle for a moment, then reads its memory.
+func (p *process) idleMemory() memory {
 	time.Sleep(settle)
-	rss, _ := p.memoryMB()
-	return rss
+	return p.memory()
+}
+
+// cpuTime is the CPU time (user+system) the server has used so far, from
+// /proc/PID/stat in clock ticks of 10ms (USER_HZ is 100 on Linux).
+func (p *process) cpuTime() time.Duration {
+	p.b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		p.b.Fatalf("reading server CPU time: %v", err)
+	}
+	// The command name, field 2, is in parentheses and may hold spaces.
+	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	var ticks int64
+	for _, f := range fields[11:13] { // utime, stime: fields 14 and 15
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			p.b.Fatalf("parsing /proc/%d/stat: %v", p.cmd.Process.Pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 // result is the latency of each operation of a workload and its wall time.
 type result struct {
 	lat     []time.Duration
 	elapsed time.Duration
+	// cpu and clientCPU are the CPU time of the server and of this
+	// process (the clients) over the workload, when measured.
+	cpu, clientCPU time.Duration
 }
 
 func (r *result) add(o result) {
 	r.lat = append(r.lat, o.lat...)
 	r.elapsed += o.elapsed
+	r.cpu += o.cpu
+	r.clientCPU += o.clientCPU
+}
+
+// measure runs a workload and adds the server's CPU time over it.
+func (p *process) measure(workload func() result) result {
+	before, clientBefore := p.cpuTime(), clientCPUTime()
+	r := workload()
+	r.cpu, r.clientCPU = p.cpuTime()-before, clientCPUTime()-clientBefore
+	return r
+}
+
+// clientCPUTime is the CPU time (user+system) this process has used.
+func clientCPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func (r result) opsPerSec() float64 { return float64(len(r.lat)) / r.elapsed.Seconds() }
@@ -227,12 +276,16 @@ func (r result) percentileMS(q float64) float64 {
 	return float64(s[max(i, 0)]) / float64(time.Millisecond)
 }
 
-// report prints throughput and latency percentiles; ns/op, the time of a
-// whole fixed workload, says nothing here and is suppressed.
+// report prints throughput, latency percentiles and the CPU time per
+// operation in µs of the server and of the clients (less sensitive than
+// throughput to other load on the machine); ns/op, the time of a whole fixed workload, says nothing here
+// and is suppressed.
 func (r result) report(b *testing.B) {
 	b.ReportMetric(r.opsPerSec(), "ops/s")
 	b.ReportMetric(r.percentileMS(0.50), "p50-ms")
 	b.ReportMetric(r.percentileMS(0.99), "p99-ms")
+	b.ReportMetric(float64(r.cpu.Microseconds())/float64(len(r.lat)), "srv-cpu-us/op")
+	b.ReportMetric(float64(r.clientCPU.Microseconds())/float64(len(r.lat)), "cli-cpu-us/op")
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -452,7 +505,7 @@ func BenchmarkStartup(b *testing.B) {
 		dir := b.TempDir()
 		p := startK1s(b, dir)
 		fresh = append(fresh, ms(p.ready))
-		idle = append(idle, p.idleMemoryMB())
+		idle = append(idle, p.idleMemory().rss)
 		p.stop()
 		p = startK1s(b, dir)
 		restart = append(restart, ms(p.ready))
@@ -468,7 +521,7 @@ func BenchmarkCreate(b *testing.B) {
 	p := startK1s(b, b.TempDir())
 	var r result
 	for i := range b.N {
-		r.add(createConfigMaps(b, p.client, fmt.Sprintf("create-%d", i), objects))
+		r.add(p.measure(func() result { return createConfigMaps(b, p.client, fmt.Sprintf("create-%d", i), objects) }))
 	}
 	r.report(b)
 }
@@ -478,25 +531,25 @@ func BenchmarkGet(b *testing.B) {
 	createConfigMaps(b, p.client, "get", objects)
 	var r result
 	for range b.N {
-		r.add(getConfigMaps(b, p.client, "get"))
+		r.add(p.measure(func() result { return getConfigMaps(b, p.client, "get") }))
 	}
 	r.report(b)
 }
 
 // BenchmarkGetUpdate reports get+update pairs per second; the latencies
-// are of the pair.
+// and CPU time are of the pair.
 func BenchmarkGetUpdate(b *testing.B) {
 	p := startK1s(b, b.TempDir())
 	createConfigMaps(b, p.client, "update", objects)
 	var r result
 	for i := range b.N {
-		r.add(getUpdateConfigMaps(b, p.client, "update", i))
+		r.add(p.measure(func() result { return getUpdateConfigMaps(b, p.client, "update", i) }))
 	}
 	r.report(b)
 }
 
-// BenchmarkList times unpaginated lists of 2,000 ConfigMaps (about 2.4 MB
-// of JSON each), one client at a time and 16 at once.
+// BenchmarkList times unpaginated lists of the 2,000 ConfigMaps, one
+// client at a time and 16 at once.
 func BenchmarkList(b *testing.B) {
 	p := startK1s(b, b.TempDir())
 	createConfigMaps(b, p.client, "list", objects)
@@ -508,7 +561,7 @@ func BenchmarkList(b *testing.B) {
 			}
 			var r result
 			for range b.N {
-				r.add(listConfigMaps(b, p.client, "list", concurrency, rounds))
+				r.add(p.measure(func() result { return listConfigMaps(b, p.client, "list", concurrency, rounds) }))
 			}
 			r.report(b)
 		})
@@ -517,12 +570,15 @@ func BenchmarkList(b *testing.B) {
 
 // BenchmarkWatch reports watch delivery latency to 50 watchers while 16
 // clients create 2,000 ConfigMaps: p50/p99 over all 100,000 deliveries,
-// deliveries per second, and the write throughput under that fan-out.
+// deliveries per second, the write throughput under that fan-out and the
+// server's CPU time per delivery.
 func BenchmarkWatch(b *testing.B) {
 	p := startK1s(b, b.TempDir())
 	var deliveries, writes result
 	for i := range b.N {
+		before, clientBefore := p.cpuTime(), clientCPUTime()
 		d, w := watchFanOut(b, p.client, fmt.Sprintf("watch-%d", i))
+		d.cpu, d.clientCPU = p.cpuTime()-before, clientCPUTime()-clientBefore
 		deliveries.add(d)
 		writes.add(w)
 	}
@@ -530,6 +586,8 @@ func BenchmarkWatch(b *testing.B) {
 	b.ReportMetric(deliveries.percentileMS(0.99), "p99-ms")
 	b.ReportMetric(deliveries.opsPerSec(), "events/s")
 	b.ReportMetric(writes.opsPerSec(), "writes/s")
+	b.ReportMetric(float64(deliveries.cpu.Microseconds())/float64(len(deliveries.lat)), "srv-cpu-us/event")
+	b.ReportMetric(float64(deliveries.clientCPU.Microseconds())/float64(len(deliveries.lat)), "cli-cpu-us/event")
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -538,10 +596,8 @@ func BenchmarkDelete(b *testing.B) {
 	var r result
 	for i := range b.N {
 		ns := fmt.Sprintf("delete-%d", i)
-		b.StopTimer()
 		createConfigMaps(b, p.client, ns, objects)
-		b.StartTimer()
-		r.add(deleteConfigMaps(b, p.client, ns))
+		r.add(p.measure(func() result { return deleteConfigMaps(b, p.client, ns) }))
 	}
 	r.report(b)
 }
@@ -549,12 +605,13 @@ func BenchmarkDelete(b *testing.B) {
 // BenchmarkMemory reads the server's RSS (api-server and embedded etcd:
 // one process) idle after start, after the whole load of the benchmarks
 // above, and after 10,000 more ConfigMaps of 1 KiB data; each read follows
-// 2s idle. peak-rss-MB is the high-water mark over the run.
+// 2s idle. Of the last, anon is the Go heap and stacks, file the binary
+// and etcd's mmapped database; peak is the high-water mark over the run.
 func BenchmarkMemory(b *testing.B) {
-	var idle, load, many, peak []float64
+	var idle, load, many, anon, file, peak []float64
 	for range b.N {
 		p := startK1s(b, b.TempDir())
-		idle = append(idle, p.idleMemoryMB())
+		idle = append(idle, p.idleMemory().rss)
 
 		createConfigMaps(b, p.client, "load", objects)
 		getConfigMaps(b, p.client, "load")
@@ -564,17 +621,18 @@ func BenchmarkMemory(b *testing.B) {
 		watchFanOut(b, p.client, "load-watch")
 		deleteConfigMaps(b, p.client, "load")
 		deleteConfigMaps(b, p.client, "load-watch")
-		load = append(load, p.idleMemoryMB())
+		load = append(load, p.idleMemory().rss)
 
 		createConfigMaps(b, p.client, "many", manyObjects)
-		many = append(many, p.idleMemoryMB())
-		_, hwm := p.memoryMB()
-		peak = append(peak, hwm)
+		m := p.idleMemory()
+		many, anon, file, peak = append(many, m.rss), append(anon, m.anon), append(file, m.file), append(peak, m.peak)
 		p.stop()
 	}
 	b.ReportMetric(median(idle), "idle-rss-MB")
 	b.ReportMetric(median(load), "load-rss-MB")
 	b.ReportMetric(median(many), "10k-rss-MB")
+	b.ReportMetric(median(anon), "10k-anon-MB")
+	b.ReportMetric(median(file), "10k-file-MB")
 	b.ReportMetric(median(peak), "peak-rss-MB")
 	b.ReportMetric(0, "ns/op")
 }

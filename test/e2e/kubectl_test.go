@@ -257,3 +257,34 @@ func TestConflictAndImmutable(t *testing.T) {
 	wantContains(t, "selector change", errOut, "spec.selector", "field is immutable")
 	mustKubectl(t, "", "delete", "deploy", "immut")
 }
+
+func TestServerSideApplyWithKubectl(t *testing.T) {
+	manifest := func(image string) string {
+		return `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ssa
+  namespace: default
+spec:
+  selector:
+    matchLabels: {app: ssa}
+  template:
+    metadata:
+      labels: {app: ssa}
+    spec:
+      containers:
+      - name: c
+        image: ` + image + "\n"
+	}
+	out := mustKubectl(t, manifest("busybox:1"), "apply", "--server-side", "-f", "-")
+	wantContains(t, "server-side apply", out, "deployment.apps/ssa serverside-applied")
+	mustKubectl(t, manifest("busybox:2"), "apply", "--server-side", "-f", "-")
+	got := mustKubectl(t, "", "get", "deploy", "ssa", "-o", "jsonpath={.spec.template.spec.containers[0].image} {.metadata.managedFields[0].manager}")
+	if got != "busybox:2 kubectl" {
+		t.Errorf("after server-side apply: %q", got)
+	}
+	// Another manager changing the image conflicts.
+	errOut := failKubectl(t, manifest("busybox:3"), "apply", "--server-side", "--field-manager=other", "-f", "-")
+	wantContains(t, "conflict", errOut, "conflict", "spec.template.spec.containers")
+	mustKubectl(t, "", "delete", "deploy", "ssa")
+}

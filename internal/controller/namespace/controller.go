@@ -28,6 +28,11 @@ type Options struct {
 	Informer  coreinformers.NamespaceInformer // required
 	Logger    *slog.Logger
 	Workers   int // default 2
+	// DeletionDelay is how long a deleted namespace waits before its
+	// content is deleted, so that creates admitted just before the
+	// deletion land first and are cleaned up too (upstream waits 5s).
+	// Default 5s; negative means no wait.
+	DeletionDelay time.Duration
 	// RateLimiter paces retries of a namespace whose content is not gone
 	// yet; default: per-namespace exponential backoff from 100ms to 10s.
 	RateLimiter workqueue.TypedRateLimiter[string]
@@ -53,6 +58,12 @@ func (o *Options) validate() error {
 	if o.Workers == 0 {
 		o.Workers = 2
 	}
+	switch {
+	case o.DeletionDelay == 0:
+		o.DeletionDelay = 5 * time.Second
+	case o.DeletionDelay < 0:
+		o.DeletionDelay = 0
+	}
 	if o.RateLimiter == nil {
 		o.RateLimiter = workqueue.NewTypedItemExponentialFailureRateLimiter[string](100*time.Millisecond, 10*time.Second)
 	}
@@ -70,6 +81,7 @@ type Controller struct {
 	queue     workqueue.TypedRateLimitingInterface[string]
 	log       *slog.Logger
 	workers   int
+	delay     time.Duration
 	now       func() time.Time
 }
 
@@ -89,6 +101,7 @@ func New(opts Options) (*Controller, error) {
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "namespace"}),
 		log:     opts.Logger,
 		workers: opts.Workers,
+		delay:   opts.DeletionDelay,
 		now:     time.Now,
 	}
 	// Deleted namespaces need nothing more, so only adds and updates count.
@@ -102,13 +115,15 @@ func New(opts Options) (*Controller, error) {
 	return c, nil
 }
 
-// enqueue adds the namespace's key; all decisions are made in reconcile.
+// enqueue adds the key of a namespace being deleted, after the deletion
+// delay; all decisions are made in reconcile. Namespaces not being
+// deleted need nothing, so they are not queued.
 func (c *Controller) enqueue(obj any) {
 	ns, ok := obj.(*corev1.Namespace)
-	if !ok {
+	if !ok || ns.DeletionTimestamp == nil {
 		return
 	}
-	c.queue.Add(ns.Name)
+	c.queue.AddAfter(ns.Name, c.delay)
 }
 
 // Run waits for the informer to sync, then works the queue until ctx ends.

@@ -35,6 +35,7 @@ func startController(t *testing.T, cfg *rest.Config) (kubernetes.Interface, meta
 	factory := informers.NewSharedInformerFactory(client, 0)
 	c, err := namespace.New(namespace.Options{
 		Client: client, Metadata: meta, Informer: factory.Core().V1().Namespaces(), Logger: testLogger(),
+		DeletionDelay: 50 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,9 @@
 // subresource, after which the api-server removes the namespace.
 //
 // Guarantees:
+//   - Content deletion starts a delay (default 5s, as upstream) after the
+//     namespace is seen terminating, so objects whose create was admitted
+//     just before the deletion have landed and are removed too.
 //   - The finalizer is removed only after one pass in which discovery
 //     succeeded for every group and every listed resource was empty, so
 //     content is never orphaned because a group was unreachable.

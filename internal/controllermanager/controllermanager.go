@@ -170,8 +170,9 @@ func (m *manager) runControllers(ctx context.Context) error {
 		run:       func(f func(context.Context) error) { g.Go(func() error { return f(gctx) }) },
 	}
 	for _, c := range controllers() {
+		cc := *cc
 		cc.Logger = m.log.With("controller", c.name)
-		if err := c.start(gctx, cc); err != nil {
+		if err := c.start(gctx, &cc); err != nil {
 			err = fmt.Errorf("controller-manager: starting %s controller: %w", c.name, err)
 			g.Go(func() error { return err })
 			break

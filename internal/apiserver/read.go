@@ -57,9 +57,8 @@ func (s *Server) listOptions(r *http.Request, res *resource) (metav1.ListOptions
 		if err != nil {
 			return opts, pred, apierrors.NewBadRequest(err.Error())
 		}
-		_, supported, _ := res.getAttrs(res.New())
 		for _, req := range sel.Requirements() {
-			if _, ok := supported[req.Field]; !ok {
+			if !res.fields[req.Field] {
 				return opts, pred, apierrors.NewBadRequest("field label not supported: " + req.Field)
 			}
 		}

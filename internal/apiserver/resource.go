@@ -154,7 +154,4 @@ func structField(obj runtime.Object, name string) (reflect.Value, bool) {
 }
 
 // hasSpec reports whether objects of res carry a spec (and so a generation).
-func hasSpec(res *resource) bool {
-	_, ok := structField(res.New(), "Spec")
-	return ok || res.Status != nil
-}
+func hasSpec(res *resource) bool { return res.hasSpec }

@@ -104,6 +104,10 @@ type resource struct {
 	direct storage.Interface // etcd, bypassing the cache
 	prefix string            // key prefix, ends with "/"
 	gr     schema.GroupResource
+	// hasSpec: objects carry a spec, so a generation (computed once).
+	hasSpec bool
+	// fields are the selectable fields (computed once).
+	fields map[string]bool
 }
 
 // New builds a Server; nothing is started until Run.
@@ -141,6 +145,16 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("storage for %s: %w", gvr, err)
 		}
 		res := &resource{Resource: r, direct: direct, prefix: prefix, gr: gvr.GroupResource()}
+		_, spec := structField(r.New(), "Spec")
+		res.hasSpec = spec || r.Status != nil
+		_, fs, err := res.getAttrs(r.New())
+		if err != nil {
+			return nil, fmt.Errorf("fields of %s: %w", gvr, err)
+		}
+		res.fields = map[string]bool{}
+		for f := range fs {
+			res.fields[f] = true
+		}
 		cacher, err := watchcache.New(watchcache.Config{
 			Store: direct, Prefix: prefix, NewFunc: r.New, NewListFunc: r.NewList,
 			GetAttrs: res.getAttrs, Logger: cfg.Logger.With("resource", gvr.String()),

@@ -130,8 +130,17 @@ func statefulSetValidateSpec(spec *appsv1.StatefulSetSpec, fldPath *field.Path) 
 	errs = append(errs, groupWorkloadSelector(spec.Selector, "statefulset", fldPath.Child("selector"))...)
 	// Containers may mount the claim templates: validate the template as
 	// the controller will create its pods, with one volume per claim.
+	// Nameless or duplicate claims are reported on volumeClaimTemplates.
 	tmpl := spec.Template.DeepCopy()
+	seen := map[string]bool{}
+	for _, v := range tmpl.Spec.Volumes {
+		seen[v.Name] = true
+	}
 	for _, c := range spec.VolumeClaimTemplates {
+		if c.Name == "" || seen[c.Name] {
+			continue
+		}
+		seen[c.Name] = true
 		tmpl.Spec.Volumes = append(tmpl.Spec.Volumes, corev1.Volume{Name: c.Name, VolumeSource: corev1.VolumeSource{
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Name}}})
 	}

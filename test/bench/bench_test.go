@@ -498,14 +498,16 @@ func watchFanOut(b *testing.B, c kubernetes.Interface, ns string) (deliveries, w
 
 // BenchmarkStartup times exec to /readyz on a fresh data dir (certificates
 // and etcd bootstrap included) and on a restart of the same dir, and
-// reads the idle RSS after the first start.
+// reads the idle memory after the first start: RSS, and of it anon (Go
+// heap and stacks) and file (mostly the binary's pages).
 func BenchmarkStartup(b *testing.B) {
-	var fresh, restart, idle []float64
+	var fresh, restart, idle, anon, file []float64
 	for range b.N {
 		dir := b.TempDir()
 		p := startK1s(b, dir)
 		fresh = append(fresh, ms(p.ready))
-		idle = append(idle, p.idleMemory().rss)
+		m := p.idleMemory()
+		idle, anon, file = append(idle, m.rss), append(anon, m.anon), append(file, m.file)
 		p.stop()
 		p = startK1s(b, dir)
 		restart = append(restart, ms(p.ready))
@@ -514,6 +516,8 @@ func BenchmarkStartup(b *testing.B) {
 	b.ReportMetric(median(fresh), "ready-ms")
 	b.ReportMetric(median(restart), "restart-ready-ms")
 	b.ReportMetric(median(idle), "idle-rss-MB")
+	b.ReportMetric(median(anon), "idle-anon-MB")
+	b.ReportMetric(median(file), "idle-file-MB")
 	b.ReportMetric(0, "ns/op")
 }
 

@@ -3,7 +3,9 @@ package apiserver
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,13 +36,32 @@ func (s *Server) serveCRDs(w http.ResponseWriter, r *http.Request) {
 	case rest != "":
 		s.writeError(w, r, apierrors.NewNotFound(crdGR, rest))
 	case r.URL.Query().Get("watch") == "true" || r.URL.Query().Get("watch") == "1":
-		// Nothing will ever change: hold the watch open until it times out.
+		// Nothing will ever change: after the (empty) initial state, hold
+		// the watch open until it times out.
+		q := r.URL.Query()
+		timeout := 30 * time.Minute
+		if secs, err := strconv.Atoi(q.Get("timeoutSeconds")); err == nil && secs > 0 {
+			timeout = time.Duration(secs) * time.Second
+		}
+		rev, err := s.resources[schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}].store.CurrentRevision(r.Context())
+		if err != nil {
+			s.writeError(w, r, toAPIError(err, crdGR, ""))
+			return
+		}
 		w.Header().Set("Content-Type", mediaJSON)
 		w.WriteHeader(http.StatusOK)
+		if q.Get("sendInitialEvents") == "true" {
+			fmt.Fprintf(w, `{"type":"BOOKMARK","object":{"kind":"CustomResourceDefinition","apiVersion":"%s/%s","metadata":{"resourceVersion":"%d","annotations":{"k8s.io/initial-events-end":"true"}}}}`+"\n", crdGroup, crdVersion, rev)
+		}
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
 		}
-		<-r.Context().Done()
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		select {
+		case <-r.Context().Done():
+		case <-t.C:
+		}
 	default:
 		rev, err := s.resources[schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}].store.CurrentRevision(r.Context())
 		if err != nil {

@@ -33,8 +33,12 @@ func (s *Server) deleteOptions(r *http.Request) (metav1.DeleteOptions, error) {
 			return opts, apierrors.NewBadRequest(err.Error())
 		}
 	}
-	if err := s.codecs.params.DecodeParameters(r.URL.Query(), corev1.SchemeGroupVersion, &opts); err != nil {
-		return opts, apierrors.NewBadRequest(err.Error())
+	if len(body) == 0 {
+		// Like upstream: options come from the body if there is one (a
+		// DeleteCollection's query holds its list options), else the query.
+		if err := s.codecs.params.DecodeParameters(r.URL.Query(), corev1.SchemeGroupVersion, &opts); err != nil {
+			return opts, apierrors.NewBadRequest(err.Error())
+		}
 	}
 	for _, v := range opts.DryRun {
 		if v != metav1.DryRunAll {
@@ -110,7 +114,7 @@ func (s *Server) deleteObject(ctx context.Context, res *resource, info requestIn
 		if dry {
 			return cur, true, nil
 		}
-		deleted, err := s.deleteNow(ctx, res, cur)
+		deleted, err := s.deleteNow(ctx, res, cur, opts.Preconditions != nil && opts.Preconditions.ResourceVersion != nil)
 		if err != nil {
 			return nil, false, toAPIError(err, res.gr, info.Name)
 		}
@@ -121,6 +125,9 @@ func (s *Server) deleteObject(ctx context.Context, res *resource, info requestIn
 		om, _ := metaOf(obj)
 		if pre := opts.Preconditions; pre != nil && pre.UID != nil && *pre.UID != om.GetUID() {
 			return nil, apierrors.NewConflict(res.gr, info.Name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", *pre.UID, om.GetUID()))
+		}
+		if pre := opts.Preconditions; pre != nil && pre.ResourceVersion != nil && *pre.ResourceVersion != om.GetResourceVersion() {
+			return nil, apierrors.NewConflict(res.gr, info.Name, fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *pre.ResourceVersion, om.GetResourceVersion()))
 		}
 		g := gracePeriod(obj, opts)
 		now := time.Now()
@@ -134,7 +141,7 @@ func (s *Server) deleteObject(ctx context.Context, res *resource, info requestIn
 			om.SetDeletionTimestamp(&ts)
 			om.SetDeletionGracePeriodSeconds(&g)
 		}
-		if finalizer != "" && len(om.GetFinalizers()) >= 0 && !hasString(om.GetFinalizers(), finalizer) && hasSpec(res) {
+		if finalizer != "" && !hasString(om.GetFinalizers(), finalizer) {
 			om.SetFinalizers(append(om.GetFinalizers(), finalizer))
 		}
 		if ns, ok := obj.(*corev1.Namespace); ok {
@@ -155,7 +162,7 @@ func (s *Server) deleteObject(ctx context.Context, res *resource, info requestIn
 	if dry {
 		return updated, true, nil
 	}
-	deleted, err := s.deleteNow(ctx, res, updated)
+	deleted, err := s.deleteNow(ctx, res, updated, true)
 	if storage.IsNotFound(err) {
 		return updated, true, nil
 	}
@@ -165,12 +172,18 @@ func (s *Server) deleteObject(ctx context.Context, res *resource, info requestIn
 	return deleted, true, nil
 }
 
-// deleteNow removes obj from storage if it is still the same object, and
-// releases what it had allocated.
-func (s *Server) deleteNow(ctx context.Context, res *resource, obj runtime.Object) (runtime.Object, error) {
+// deleteNow removes obj from storage if it is still the same object (and,
+// with sameVersion, unchanged since it was read), then releases what it
+// had allocated.
+func (s *Server) deleteNow(ctx context.Context, res *resource, obj runtime.Object, sameVersion bool) (runtime.Object, error) {
 	m, _ := metaOf(obj)
 	uid := m.GetUID()
-	deleted, err := res.store.Delete(ctx, res.key(m.GetNamespace(), m.GetName()), &storage.Preconditions{UID: &uid}, nil)
+	pre := &storage.Preconditions{UID: &uid}
+	if sameVersion {
+		rv := m.GetResourceVersion()
+		pre.ResourceVersion = &rv
+	}
+	deleted, err := res.store.Delete(ctx, res.key(m.GetNamespace(), m.GetName()), pre, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +216,13 @@ func gracePeriod(obj runtime.Object, opts metav1.DeleteOptions) int64 {
 }
 
 // propagationFinalizer returns the finalizer a propagation policy asks for.
+// Until k1s has a garbage collector to honour them, Orphan and Foreground
+// act like Background: adding finalizers nobody removes would make the
+// object undeletable.
 func propagationFinalizer(opts metav1.DeleteOptions) string {
+	if !garbageCollector {
+		return ""
+	}
 	if opts.PropagationPolicy != nil {
 		switch *opts.PropagationPolicy {
 		case metav1.DeletePropagationForeground:
@@ -271,3 +290,7 @@ func (s *Server) handleDeleteCollection(w http.ResponseWriter, r *http.Request, 
 }
 
 var _ types.UID
+
+// garbageCollector says whether a garbage collector removes the orphan and
+// foregroundDeletion finalizers (the controller-manager's, a later issue).
+const garbageCollector = false

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,13 +31,26 @@ func toAPIError(err error, gr schema.GroupResource, name string) error {
 		case storage.ErrCodeKeyExists:
 			return apierrors.NewAlreadyExists(gr, name)
 		case storage.ErrCodeResourceVersionConflicts:
+			if strings.HasPrefix(se.Msg, "Precondition failed") {
+				return apierrors.NewConflict(gr, name, errors.New(se.Msg))
+			}
 			return apierrors.NewConflict(gr, name, errors.New(conflictMsg))
 		case storage.ErrCodeInvalidObj:
-			return apierrors.NewConflict(gr, name, errors.New(se.Msg))
+			if strings.HasPrefix(se.Msg, "Precondition failed") {
+				return apierrors.NewConflict(gr, name, errors.New(se.Msg))
+			}
+			return apierrors.NewBadRequest(se.Msg)
 		case storage.ErrCodeResourceVersionTooOld:
 			return apierrors.NewResourceExpired(se.Msg)
 		case storage.ErrCodeTooLarge:
-			return apierrors.NewRequestEntityTooLargeError(se.Msg)
+			// A resourceVersion newer than the store: clients (the
+			// reflector) recognise this exact shape and relist.
+			return &apierrors.StatusError{ErrStatus: metav1.Status{
+				Status: metav1.StatusFailure, Code: http.StatusGatewayTimeout, Reason: metav1.StatusReasonTimeout,
+				Message: se.Msg,
+				Details: &metav1.StatusDetails{RetryAfterSeconds: 1, Causes: []metav1.StatusCause{{
+					Type: metav1.CauseTypeResourceVersionTooLarge, Message: "Too large resource version"}}},
+			}}
 		case storage.ErrCodeTimeout:
 			return apierrors.NewTimeoutError(se.Msg, 1)
 		}

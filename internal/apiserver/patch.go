@@ -15,6 +15,27 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// maxJSONPatchOps bounds a JSON patch's work, as upstream does.
+const maxJSONPatchOps = 10000
+
+// checkJSONPatchCopies refuses JSON patches whose copy operations could
+// grow the document far past the request size limit: adds and replaces
+// bring at most the patch's own bytes, and each copy at most doubles the
+// document. Bounding that keeps memory bounded without the library's
+// global copy-size knob.
+func checkJSONPatchCopies(p jsonpatch.Patch, cur, patch []byte) error {
+	size := int64(len(cur) + len(patch))
+	for _, op := range p {
+		if op.Kind() == "copy" {
+			size *= 2
+			if size > 4*maxBody {
+				return apierrors.NewRequestEntityTooLargeError("the JSON patch's copy operations would grow the object past the size limit")
+			}
+		}
+	}
+	return nil
+}
+
 var patchTypes = []string{string(types.JSONPatchType), string(types.MergePatchType), string(types.StrategicMergePatchType), string(types.ApplyYAMLPatchType)}
 
 // applyPatch applies a patch of type pt to the JSON document cur.
@@ -25,6 +46,12 @@ func applyPatch(pt types.PatchType, cur, patch []byte, schema any) ([]byte, erro
 		p, err := jsonpatch.DecodePatch(patch)
 		if err != nil {
 			return nil, apierrors.NewBadRequest(err.Error())
+		}
+		if len(p) > maxJSONPatchOps {
+			return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("the allowed maximum operations in a JSON patch is %d, got %d", maxJSONPatchOps, len(p)))
+		}
+		if err := checkJSONPatchCopies(p, cur, patch); err != nil {
+			return nil, err
 		}
 		out, err := p.Apply(cur)
 		if err != nil {
@@ -99,8 +126,11 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, res *resour
 		if directive == "Ignore" {
 			dec = s.codecs.json
 		}
-		obj, _, err := dec.Decode(patched, &gvk, res.New())
+		obj, got, err := dec.Decode(patched, &gvk, res.New())
 		warnings = nil
+		if got != nil && *got != gvk {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("the patch changes apiVersion/kind to %q/%q; they must stay %q/%q", got.GroupVersion().String(), got.Kind, gvk.GroupVersion().String(), gvk.Kind))
+		}
 		if err != nil {
 			strictErr, ok := runtime.AsStrictDecodingError(err)
 			switch {

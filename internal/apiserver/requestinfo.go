@@ -61,10 +61,11 @@ func parseResourcePath(r *http.Request) (requestInfo, bool) {
 	q := r.URL.Query()
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
+		watch := q.Get("watch") == "true" || q.Get("watch") == "1"
 		switch {
-		case info.Name != "":
+		case info.Name != "" && (!watch || info.Subresource != ""):
 			info.Verb = "get"
-		case q.Get("watch") == "true" || q.Get("watch") == "1":
+		case watch:
 			info.Verb = "watch"
 		default:
 			info.Verb = "list"

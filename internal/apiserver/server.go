@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -52,6 +53,9 @@ type Config struct {
 	Version version.Info
 	// KeyPrefix of every etcd key, default "/registry".
 	KeyPrefix string
+	// KubernetesService, if set, is created in default and kept pointing
+	// at this api-server.
+	KubernetesService *KubernetesService
 	// Transformer for secrets at rest (optional).
 	SecretTransformer etcd3.Transformer
 }
@@ -304,7 +308,25 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/api/", s.serveAPI)
 	mux.HandleFunc("/apis", s.serveAPI)
 	mux.HandleFunc("/apis/", s.serveAPI)
-	return s.withAuthentication(mux)
+	return s.withRecovery(s.withAuthentication(mux))
+}
+
+// withRecovery turns a handler panic into a logged 500 Status instead of a
+// reset connection. http.ErrAbortHandler is re-raised (it is how a handler
+// aborts a response on purpose).
+func (s *Server) withRecovery(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				s.writeError(w, r, apierrors.NewInternalError(fmt.Errorf("panic: %v", v)))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {

@@ -199,7 +199,10 @@ func (s *Server) handleEviction(w http.ResponseWriter, r *http.Request, res *res
 	return nil
 }
 
-// checkDisruptionBudgets refuses an eviction that no budget allows.
+// checkDisruptionBudgets refuses an eviction that the pod's budget does
+// not allow, and otherwise takes one disruption from it with a
+// compare-and-swap, so that concurrent evictions (kubectl drain evicts in
+// parallel) cannot all pass a budget that allows one.
 func (s *Server) checkDisruptionBudgets(ctx context.Context, pod *corev1.Pod) error {
 	pdbRes := s.resources[schema.GroupVersionResource{Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"}]
 	if pdbRes == nil {
@@ -209,19 +212,48 @@ func (s *Server) checkDisruptionBudgets(ctx context.Context, pod *corev1.Pod) er
 	if err != nil {
 		return toAPIError(err, pdbRes.gr, "")
 	}
+	var matching []string
 	for _, pdb := range list.(*policyv1.PodDisruptionBudgetList).Items {
 		sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
 		if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
 			continue
 		}
-		if pdb.Status.DisruptionsAllowed < 1 {
-			return &apierrors.StatusError{ErrStatus: metav1.Status{
-				Status: metav1.StatusFailure, Code: http.StatusTooManyRequests, Reason: metav1.StatusReasonTooManyRequests,
-				Message: "Cannot evict pod as it would violate the pod's disruption budget.",
-				Details: &metav1.StatusDetails{Causes: []metav1.StatusCause{{Type: "DisruptionBudget",
-					Message: fmt.Sprintf("The disruption budget %s needs %d healthy pods and has %d currently", pdb.Name, pdb.Status.DesiredHealthy, pdb.Status.CurrentHealthy)}}},
-			}}
+		matching = append(matching, pdb.Name)
+	}
+	switch len(matching) {
+	case 0:
+		return nil
+	case 1:
+	default:
+		return apierrors.NewInternalError(fmt.Errorf("this pod has more than one PodDisruptionBudget, which the eviction subresource does not support"))
+	}
+	tooMany := func(msg string) error {
+		return &apierrors.StatusError{ErrStatus: metav1.Status{
+			Status: metav1.StatusFailure, Code: http.StatusTooManyRequests, Reason: metav1.StatusReasonTooManyRequests,
+			Message: "Cannot evict pod as it would violate the pod's disruption budget.",
+			Details: &metav1.StatusDetails{RetryAfterSeconds: 10, Causes: []metav1.StatusCause{{Type: "DisruptionBudget", Message: msg}}},
+		}}
+	}
+	_, err = pdbRes.store.GuaranteedUpdate(ctx, pdbRes.key(pod.Namespace, matching[0]), false, nil, func(cur runtime.Object) (runtime.Object, error) {
+		pdb := cur.(*policyv1.PodDisruptionBudget)
+		if pdb.Status.ObservedGeneration < pdb.Generation {
+			return nil, tooMany(fmt.Sprintf("The disruption budget %s is still being processed by the server.", pdb.Name))
 		}
+		if pdb.Status.DisruptionsAllowed < 1 {
+			return nil, tooMany(fmt.Sprintf("The disruption budget %s needs %d healthy pods and has %d currently", pdb.Name, pdb.Status.DesiredHealthy, pdb.Status.CurrentHealthy))
+		}
+		pdb.Status.DisruptionsAllowed--
+		if pdb.Status.DisruptedPods == nil {
+			pdb.Status.DisruptedPods = map[string]metav1.Time{}
+		}
+		pdb.Status.DisruptedPods[pod.Name] = metav1.Now()
+		return pdb, nil
+	})
+	if storage.IsNotFound(err) {
+		return nil // the budget went away meanwhile
+	}
+	if err != nil {
+		return toAPIError(err, pdbRes.gr, matching[0])
 	}
 	return nil
 }

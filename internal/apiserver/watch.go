@@ -27,8 +27,11 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request, res *resour
 	if err != nil {
 		return err
 	}
+	if out.mediaType == mediaYAML {
+		return newNotAcceptable(mediaJSON + ", " + mediaProtobuf)
+	}
 	timeout := time.Duration(30+rand.IntN(30)) * time.Minute
-	if opts.TimeoutSeconds != nil {
+	if opts.TimeoutSeconds != nil && *opts.TimeoutSeconds > 0 {
 		timeout = time.Duration(*opts.TimeoutSeconds) * time.Second
 	}
 	sopts := storage.ListOptions{
@@ -68,6 +71,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request, res *resour
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	var buf bytes.Buffer
+	includeObject := r.URL.Query().Get("includeObject")
 	for {
 		select {
 		case <-ctx.Done():
@@ -79,7 +83,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request, res *resour
 				return nil
 			}
 			buf.Reset()
-			if err := s.encodeEvent(&buf, framer, out, res, ev, r.URL.Query().Get("includeObject")); err != nil {
+			if err := s.encodeEvent(&buf, framer, out, res, ev, includeObject); err != nil {
 				s.log.Error("encoding watch event", "resource", res.gr.String(), "err", err)
 				return nil
 			}

@@ -341,7 +341,7 @@ func (s *Server) updateObject(ctx context.Context, res *resource, info requestIn
 		return nil, toAPIError(err, res.gr, info.Name)
 	}
 	if finished {
-		if _, err := s.deleteNow(ctx, res, updated); err != nil && !storage.IsNotFound(err) {
+		if _, err := s.deleteNow(ctx, res, updated, true); err != nil && !storage.IsNotFound(err) && !storage.IsConflict(err) {
 			return nil, toAPIError(err, res.gr, info.Name)
 		}
 	}
@@ -385,6 +385,11 @@ func (s *Server) prepareUpdate(res *resource, sub string, obj, old runtime.Objec
 			om.SetGeneration(oldm.GetGeneration() + 1)
 		}
 	case "status":
+		// Like upstream's ResetObjectMetaForStatus: /status changes status only.
+		om.SetLabels(oldm.GetLabels())
+		om.SetAnnotations(oldm.GetAnnotations())
+		om.SetFinalizers(oldm.GetFinalizers())
+		om.SetOwnerReferences(oldm.GetOwnerReferences())
 		if res.Status.PrepareForUpdate != nil {
 			res.Status.PrepareForUpdate(obj, old)
 		} else {

@@ -149,6 +149,11 @@ func Run(ctx context.Context, o Options) error {
 		Etcd: client, Resources: resources, Scheme: sch, OpenAPI: oa,
 		Listener: ln, TLS: bundle.ServingTLSConfig(), Logger: log.With("component", "apiserver"),
 		Version: version.Info(),
+		KubernetesService: &apiserver.KubernetesService{
+			ClusterIP: firstIP(serviceCIDR).String(),
+			Address:   kubeconfigHost(o.BindAddress),
+			Port:      ln.Addr().(*net.TCPAddr).Port,
+		},
 	})
 	if err != nil {
 		ln.Close()

@@ -253,6 +253,13 @@ func TestConflictAndImmutable(t *testing.T) {
 	errOut := failKubectl(t, stale, "replace", "-f", "-")
 	wantContains(t, "stale replace", errOut, "Operation cannot be fulfilled", "the object has been modified")
 
+	big := filepath.Join(t.TempDir(), "big.txt")
+	if err := os.WriteFile(big, []byte(strings.Repeat("x", 4<<20)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	errOut = failKubectl(t, "", "create", "configmap", "big", "--from-file="+big)
+	wantContains(t, "too large", errOut, "Request entity too large")
+
 	errOut = failKubectl(t, "", "patch", "deploy", "immut", "--type=merge", "-p", `{"spec":{"selector":{"matchLabels":{"app":"other"}}}}`)
 	wantContains(t, "selector change", errOut, "spec.selector", "field is immutable")
 	mustKubectl(t, "", "delete", "deploy", "immut")

@@ -48,8 +48,7 @@ const (
 
 // process is a `k1s server` started from K1S_BIN on its own data dir.
 type process struct {
-	b       *testing.B
-	dir     string
+	b       *testing.B // the benchmark that started it
 	cmd     *exec.Cmd
 	done    chan error
 	stopped bool
@@ -81,7 +80,7 @@ func startK1s(b *testing.B, dir string) *process {
 	defer logFile.Close()
 	cmd := exec.Command(bin, "server", "--data-dir", dir, "--https-listen-port", "0", "--disable-agent", "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	p := &process{b: b, dir: dir, cmd: cmd, done: make(chan error, 1), log: logPath}
+	p := &process{b: b, cmd: cmd, done: make(chan error, 1), log: logPath}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		b.Fatalf("starting %s: %v", bin, err)
@@ -103,7 +102,10 @@ func (p *process) waitReady(ctx context.Context, kubeconfig string, start time.T
 		select {
 		case err := <-p.done:
 			p.done <- err
-			return fmt.Errorf("exited before ready: %v", err)
+			if err == nil {
+				err = errors.New("exit status 0")
+			}
+			return fmt.Errorf("exited before ready: %w", err)
 		case <-ctx.Done():
 			return ctx.Err()
 		default:
@@ -181,23 +183,23 @@ type memory struct {
 	peak float64 // VmHWM, the high-water mark of rss
 }
 
-func (p *process) memory() memory {
-	p.b.Helper()
+func (p *process) memory(b *testing.B) memory {
+	b.Helper()
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
 	if err != nil {
-		p.b.Fatalf("reading server memory: %v", err)
+		b.Fatalf("reading server memory: %v", err)
 	}
 	field := func(name string) float64 {
 		for line := range strings.Lines(string(data)) {
 			if rest, ok := strings.CutPrefix(line, name+":"); ok {
 				kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
 				if err != nil {
-					p.b.Fatalf("parsing %s %q: %v", name, line, err)
+					b.Fatalf("parsing %s %q: %v", name, line, err)
 				}
 				return kb / 1024
 			}
 		}
-		p.b.Fatalf("no %s in /proc/%d/status", name, p.cmd.Process.Pid)
+		b.Fatalf("no %s in /proc/%d/status", name, p.cmd.Process.Pid)
 		return 0
 	}
 	return memory{rss: field("VmRSS"), anon: field("RssAnon"), file: field("RssFile"), peak: field("VmHWM")}
@@ -207,18 +209,18 @@ func (p *process) memory() memory {
 // runtime hands memory freed after a load back to the OS in steps over
 // several seconds (seen: 130 MB, then 122 MB after 3 s, 116 MB after 6.5 s,
 // flat for the next minute), so RSS is read after 10 s.
-func (p *process) idleMemory() memory {
+func (p *process) idleMemory(b *testing.B) memory {
 	time.Sleep(settle)
-	return p.memory()
+	return p.memory(b)
 }
 
 // cpuTime is the CPU time (user+system) the server has used so far, from
 // /proc/PID/stat in clock ticks of 10ms (USER_HZ is 100 on Linux).
-func (p *process) cpuTime() time.Duration {
-	p.b.Helper()
+func (p *process) cpuTime(b *testing.B) time.Duration {
+	b.Helper()
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
 	if err != nil {
-		p.b.Fatalf("reading server CPU time: %v", err)
+		b.Fatalf("reading server CPU time: %v", err)
 	}
 	// The command name, field 2, is in parentheses and may hold spaces.
 	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
@@ -226,7 +228,7 @@ func (p *process) cpuTime() time.Duration {
 	for _, f := range fields[11:13] { // utime, stime: fields 14 and 15
 		n, err := strconv.ParseInt(f, 10, 64)
 		if err != nil {
-			p.b.Fatalf("parsing /proc/%d/stat: %v", p.cmd.Process.Pid, err)
+			b.Fatalf("parsing /proc/%d/stat: %v", p.cmd.Process.Pid, err)
 		}
 		ticks += n
 	}
@@ -249,11 +251,12 @@ func (r *result) add(o result) {
 	r.clientCPU += o.clientCPU
 }
 
-// measure runs a workload and adds the server's CPU time over it.
-func (p *process) measure(workload func() result) result {
-	before, clientBefore := p.cpuTime(), clientCPUTime()
+// measure runs a workload and adds the CPU time the server and the
+// clients spent on it.
+func (p *process) measure(b *testing.B, workload func() result) result {
+	before, clientBefore := p.cpuTime(b), clientCPUTime()
 	r := workload()
-	r.cpu, r.clientCPU = p.cpuTime()-before, clientCPUTime()-clientBefore
+	r.cpu, r.clientCPU = p.cpuTime(b)-before, clientCPUTime()-clientBefore
 	return r
 }
 
@@ -281,8 +284,8 @@ func (r result) percentileMS(q float64) float64 {
 
 // report prints throughput, latency percentiles and the CPU time per
 // operation in µs of the server and of the clients (less sensitive than
-// throughput to other load on the machine); ns/op, the time of a whole fixed workload, says nothing here
-// and is suppressed.
+// throughput to other load on the machine). ns/op, the time of a whole
+// fixed workload, says nothing here and is suppressed.
 func (r result) report(b *testing.B) {
 	b.ReportMetric(r.opsPerSec(), "ops/s")
 	b.ReportMetric(r.percentileMS(0.50), "p50-ms")
@@ -509,7 +512,7 @@ func BenchmarkStartup(b *testing.B) {
 		dir := b.TempDir()
 		p := startK1s(b, dir)
 		fresh = append(fresh, ms(p.ready))
-		m := p.idleMemory()
+		m := p.idleMemory(b)
 		idle, anon, file = append(idle, m.rss), append(anon, m.anon), append(file, m.file)
 		p.stop()
 		p = startK1s(b, dir)
@@ -528,7 +531,7 @@ func BenchmarkCreate(b *testing.B) {
 	p := startK1s(b, b.TempDir())
 	var r result
 	for i := range b.N {
-		r.add(p.measure(func() result { return createConfigMaps(b, p.client, fmt.Sprintf("create-%d", i), objects) }))
+		r.add(p.measure(b, func() result { return createConfigMaps(b, p.client, fmt.Sprintf("create-%d", i), objects) }))
 	}
 	r.report(b)
 }
@@ -538,7 +541,7 @@ func BenchmarkGet(b *testing.B) {
 	createConfigMaps(b, p.client, "get", objects)
 	var r result
 	for range b.N {
-		r.add(p.measure(func() result { return getConfigMaps(b, p.client, "get") }))
+		r.add(p.measure(b, func() result { return getConfigMaps(b, p.client, "get") }))
 	}
 	r.report(b)
 }
@@ -550,7 +553,7 @@ func BenchmarkGetUpdate(b *testing.B) {
 	createConfigMaps(b, p.client, "update", objects)
 	var r result
 	for i := range b.N {
-		r.add(p.measure(func() result { return getUpdateConfigMaps(b, p.client, "update", i) }))
+		r.add(p.measure(b, func() result { return getUpdateConfigMaps(b, p.client, "update", i) }))
 	}
 	r.report(b)
 }
@@ -568,7 +571,7 @@ func BenchmarkList(b *testing.B) {
 			}
 			var r result
 			for range b.N {
-				r.add(p.measure(func() result { return listConfigMaps(b, p.client, "list", concurrency, rounds) }))
+				r.add(p.measure(b, func() result { return listConfigMaps(b, p.client, "list", concurrency, rounds) }))
 			}
 			r.report(b)
 		})
@@ -583,9 +586,9 @@ func BenchmarkWatch(b *testing.B) {
 	p := startK1s(b, b.TempDir())
 	var deliveries, writes result
 	for i := range b.N {
-		before, clientBefore := p.cpuTime(), clientCPUTime()
+		before, clientBefore := p.cpuTime(b), clientCPUTime()
 		d, w := watchFanOut(b, p.client, fmt.Sprintf("watch-%d", i))
-		d.cpu, d.clientCPU = p.cpuTime()-before, clientCPUTime()-clientBefore
+		d.cpu, d.clientCPU = p.cpuTime(b)-before, clientCPUTime()-clientBefore
 		deliveries.add(d)
 		writes.add(w)
 	}
@@ -604,7 +607,7 @@ func BenchmarkDelete(b *testing.B) {
 	for i := range b.N {
 		ns := fmt.Sprintf("delete-%d", i)
 		createConfigMaps(b, p.client, ns, objects)
-		r.add(p.measure(func() result { return deleteConfigMaps(b, p.client, ns) }))
+		r.add(p.measure(b, func() result { return deleteConfigMaps(b, p.client, ns) }))
 	}
 	r.report(b)
 }
@@ -618,7 +621,7 @@ func BenchmarkMemory(b *testing.B) {
 	var idle, load, loadAnon, loadFile, many, anon, file, peak []float64
 	for range b.N {
 		p := startK1s(b, b.TempDir())
-		idle = append(idle, p.idleMemory().rss)
+		idle = append(idle, p.idleMemory(b).rss)
 
 		createConfigMaps(b, p.client, "load", objects)
 		getConfigMaps(b, p.client, "load")
@@ -628,11 +631,11 @@ func BenchmarkMemory(b *testing.B) {
 		watchFanOut(b, p.client, "load-watch")
 		deleteConfigMaps(b, p.client, "load")
 		deleteConfigMaps(b, p.client, "load-watch")
-		m := p.idleMemory()
+		m := p.idleMemory(b)
 		load, loadAnon, loadFile = append(load, m.rss), append(loadAnon, m.anon), append(loadFile, m.file)
 
 		createConfigMaps(b, p.client, "many", manyObjects)
-		m = p.idleMemory()
+		m = p.idleMemory(b)
 		many, anon, file, peak = append(many, m.rss), append(anon, m.anon), append(file, m.file), append(peak, m.peak)
 		p.stop()
 	}

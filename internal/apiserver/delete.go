@@ -183,7 +183,7 @@ func (s *Server) deleteNow(ctx context.Context, res *resource, obj runtime.Objec
 		rv := m.GetResourceVersion()
 		pre.ResourceVersion = &rv
 	}
-	deleted, err := res.store.Delete(ctx, res.key(m.GetNamespace(), m.GetName()), pre, nil)
+	deleted, err := res.store.Delete(ctx, res.key(m.GetNamespace(), m.GetName()), pre, nil, obj)
 	if err != nil {
 		return nil, err
 	}

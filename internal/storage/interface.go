@@ -40,8 +40,10 @@ type Interface interface {
 	GuaranteedUpdate(ctx context.Context, key string, ignoreNotFound bool, pre *Preconditions, tryUpdate UpdateFunc) (runtime.Object, error)
 	// Delete removes key after checking preconditions and validate (called
 	// with the current object; a non-nil error aborts and is returned as is).
-	// Returns the last state of the object.
-	Delete(ctx context.Context, key string, pre *Preconditions, validate func(current runtime.Object) error) (runtime.Object, error)
+	// Returns the last state of the object. cached, if not nil, is the
+	// caller's recent read of the object: the store tries the delete at
+	// its resourceVersion first and reads only if the object changed since.
+	Delete(ctx context.Context, key string, pre *Preconditions, validate func(current runtime.Object) error, cached runtime.Object) (runtime.Object, error)
 	// Watch streams changes to key (or to every key under it if
 	// opts.Recursive) that happen after opts.ResourceVersion ("" or "0":
 	// start with synthetic ADDED events for the current state, then

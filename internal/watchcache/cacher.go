@@ -519,8 +519,8 @@ func (c *Cacher) GuaranteedUpdate(ctx context.Context, key string, ignoreNotFoun
 }
 
 // Delete implements storage.Interface by delegating to the store.
-func (c *Cacher) Delete(ctx context.Context, key string, pre *storage.Preconditions, validate func(current runtime.Object) error) (runtime.Object, error) {
-	return c.store.Delete(ctx, key, pre, validate)
+func (c *Cacher) Delete(ctx context.Context, key string, pre *storage.Preconditions, validate func(current runtime.Object) error, cached runtime.Object) (runtime.Object, error) {
+	return c.store.Delete(ctx, key, pre, validate, cached)
 }
 
 // CurrentRevision implements storage.Interface by delegating to the store.

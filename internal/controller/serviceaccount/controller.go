@@ -60,14 +60,14 @@ func (o *Options) validate() error {
 
 // Controller ensures the service accounts every namespace should have.
 type Controller struct {
-	client    kubernetes.Interface
-	nsLister  corelisters.NamespaceLister
-	saLister  corelisters.ServiceAccountLister
-	synced    []cache.InformerSynced
-	queue     workqueue.TypedRateLimitingInterface[string] // namespace names
-	names     []string
-	log       *slog.Logger
-	workers   int
+	client   kubernetes.Interface
+	nsLister corelisters.NamespaceLister
+	saLister corelisters.ServiceAccountLister
+	synced   []cache.InformerSynced
+	queue    workqueue.TypedRateLimitingInterface[string] // namespace names
+	names    []string
+	log      *slog.Logger
+	workers  int
 }
 
 // New returns a controller whose handlers are registered on the informers;

@@ -237,19 +237,36 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, ignoreNotFound
 // Delete implements storage.Interface. The returned object carries the
 // resourceVersion it had before the delete; the DELETED watch event carries
 // the delete revision.
-func (s *Store) Delete(ctx context.Context, key string, pre *storage.Preconditions, validate func(current runtime.Object) error) (runtime.Object, error) {
-	resp, err := s.client.Get(ctx, key)
-	if err != nil {
-		return nil, s.etcdError(key, err)
-	}
-	kv := firstKV(resp.Kvs)
-	for {
-		if kv == nil {
-			return nil, storage.NewError(storage.ErrCodeKeyNotFound, key, "not found")
+func (s *Store) Delete(ctx context.Context, key string, pre *storage.Preconditions, validate func(current runtime.Object) error, cached runtime.Object) (runtime.Object, error) {
+	var kv *mvccpb.KeyValue
+	var cachedRev int64
+	if cached != nil {
+		if acc, err := meta.Accessor(cached); err == nil {
+			cachedRev, _ = strconv.ParseInt(acc.GetResourceVersion(), 10, 64)
 		}
-		cur := s.newFunc()
-		if err := s.decode(ctx, key, kv.Value, cur, kv.ModRevision); err != nil {
-			return nil, err
+	}
+	if cachedRev == 0 {
+		resp, err := s.client.Get(ctx, key)
+		if err != nil {
+			return nil, s.etcdError(key, err)
+		}
+		kv = firstKV(resp.Kvs)
+	}
+	for {
+		var cur runtime.Object
+		var modRev int64
+		if cachedRev != 0 {
+			// Try the caller's read first; the compare-and-swap below
+			// catches any change since, and the loop then reads.
+			cur, modRev, cachedRev = cached.DeepCopyObject(), cachedRev, 0
+		} else {
+			if kv == nil {
+				return nil, storage.NewError(storage.ErrCodeKeyNotFound, key, "not found")
+			}
+			cur, modRev = s.newFunc(), kv.ModRevision
+			if err := s.decode(ctx, key, kv.Value, cur, kv.ModRevision); err != nil {
+				return nil, err
+			}
 		}
 		if err := checkPreconditions(key, pre, cur); err != nil {
 			return nil, err
@@ -260,7 +277,7 @@ func (s *Store) Delete(ctx context.Context, key string, pre *storage.Preconditio
 			}
 		}
 		txn, err := s.client.Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)).
+			If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).
 			Then(clientv3.OpDelete(key)).
 			Else(clientv3.OpGet(key)).
 			Commit()

@@ -451,7 +451,7 @@ func testDelete(e *env) {
 		{"validate refuses", nil, func(runtime.Object) error { return errNo }, 0, errNo},
 	}
 	for _, tt := range failures {
-		_, err := e.s.Delete(e.ctx, key, tt.pre, tt.validate)
+		_, err := e.s.Delete(e.ctx, key, tt.pre, tt.validate, nil)
 		if tt.err != nil && !errors.Is(err, tt.err) {
 			t.Errorf("%s: err = %v, want %v", tt.name, err, tt.err)
 		}
@@ -467,7 +467,7 @@ func testDelete(e *env) {
 	out, err := e.s.Delete(e.ctx, key, &storage.Preconditions{UID: &uid, ResourceVersion: &created.ResourceVersion}, func(cur runtime.Object) error {
 		validated = cur
 		return nil
-	})
+	}, nil)
 	if err != nil {
 		t.Fatalf("delete: %v", err)
 	}
@@ -481,7 +481,19 @@ func testDelete(e *env) {
 	if _, err := e.s.Get(e.ctx, key, storage.GetOptions{}); !storage.IsNotFound(err) {
 		t.Errorf("get after delete: err = %v, want NotFound", err)
 	}
-	if _, err := e.s.Delete(e.ctx, key, nil, nil); !storage.IsNotFound(err) {
+	// A stale cached read is only a first guess: the store deletes the
+	// current object and returns its last state.
+	staleKey := e.key("ns", "stale")
+	stale := e.create(pod{ns: "ns", name: "stale"})
+	e.update("ns", "stale", map[string]string{"v": "2"})
+	gone, err := e.s.Delete(e.ctx, staleKey, nil, nil, stale)
+	if err != nil {
+		t.Fatalf("delete with a stale cached object: %v", err)
+	}
+	if p := gone.(*corev1.Pod); p.Labels["v"] != "2" {
+		t.Errorf("delete with a stale cached object returned %v, want the current state", p.Labels)
+	}
+	if _, err := e.s.Delete(e.ctx, key, nil, nil, nil); !storage.IsNotFound(err) {
 		t.Errorf("delete of missing key: err = %v, want NotFound", err)
 	}
 }

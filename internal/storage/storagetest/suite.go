@@ -99,7 +99,7 @@ func (e *env) update(ns, name string, labels map[string]string) *corev1.Pod {
 
 func (e *env) delete(ns, name string) *corev1.Pod {
 	e.t.Helper()
-	out, err := e.s.Delete(e.ctx, e.key(ns, name), nil, nil)
+	out, err := e.s.Delete(e.ctx, e.key(ns, name), nil, nil, nil)
 	if err != nil {
 		e.t.Fatalf("delete %s/%s: %v", ns, name, err)
 	}

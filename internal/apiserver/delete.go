@@ -94,7 +94,25 @@ func (s *Server) deleteObject(ctx context.Context, res *resource, info requestIn
 		}
 	}
 	dry := len(opts.DryRun) > 0
-	cur, err := res.store.Get(ctx, res.key(info.Namespace, info.Name), storage.GetOptions{})
+	// Decide from the watch cache when the client gave no preconditions:
+	// the delete below is a compare-and-swap on that read's version, so a
+	// stale read only costs a retry from etcd (fresh).
+	fresh := opts.Preconditions != nil || dry
+	return s.deleteFrom(ctx, res, info, opts, fresh)
+}
+
+func (s *Server) deleteFrom(ctx context.Context, res *resource, info requestInfo, opts metav1.DeleteOptions, fresh bool) (runtime.Object, bool, error) {
+	dry := len(opts.DryRun) > 0
+	key := res.key(info.Namespace, info.Name)
+	var cur runtime.Object
+	var err error
+	if !fresh {
+		cur, err = res.store.Get(ctx, key, storage.GetOptions{ResourceVersion: "0"})
+	}
+	if fresh || storage.IsNotFound(err) {
+		fresh = true
+		cur, err = res.store.Get(ctx, key, storage.GetOptions{})
+	}
 	if err != nil {
 		return nil, false, toAPIError(err, res.gr, info.Name)
 	}
@@ -114,7 +132,10 @@ func (s *Server) deleteObject(ctx context.Context, res *resource, info requestIn
 		if dry {
 			return cur, true, nil
 		}
-		deleted, err := s.deleteNow(ctx, res, cur, opts.Preconditions != nil && opts.Preconditions.ResourceVersion != nil)
+		deleted, err := s.deleteNow(ctx, res, cur, !fresh || opts.Preconditions != nil && opts.Preconditions.ResourceVersion != nil)
+		if !fresh && storage.Code(err) != 0 {
+			return s.deleteFrom(ctx, res, info, opts, true) // the cache was behind
+		}
 		if err != nil {
 			return nil, false, toAPIError(err, res.gr, info.Name)
 		}

@@ -14,6 +14,9 @@ const (
 	// maxUnschedulableWait moves a pod no event has helped back to active,
 	// a safety net for a change the scheduler does not watch.
 	maxUnschedulableWait = 5 * time.Minute
+	// unschedulableCheckInterval is how often pods are checked against
+	// maxUnschedulableWait.
+	unschedulableCheckInterval = 30 * time.Second
 )
 
 // where a queued pod is.
@@ -33,12 +36,12 @@ type queuedPod struct {
 	where    location
 	attempts int
 	// activeSince orders pods of equal priority first come, first served.
-	activeSince      time.Time
-	backoffUntil     time.Time
-	unschedulableAt  time.Time
-	cycle            int64 // scheduling cycle of the last pop
-	changedInFlight  bool  // its spec changed while it was being scheduled
-	heapIndex        int
+	activeSince     time.Time
+	backoffUntil    time.Time
+	unschedulableAt time.Time
+	cycle           int64 // scheduling cycle of the last pop
+	changedInFlight bool  // its spec changed while it was being scheduled
+	heapIndex       int
 }
 
 // schedulingQueue holds the pods waiting to be scheduled in three parts:
@@ -58,6 +61,7 @@ type schedulingQueue struct {
 	// request may have missed the change, so it is not parked.
 	schedulingCycle  int64
 	moveRequestCycle int64
+	lastCheck        time.Time // of the unschedulable pods' wait
 }
 
 func newSchedulingQueue() *schedulingQueue {
@@ -165,13 +169,18 @@ func (q *schedulingQueue) moveAll(now time.Time) {
 	}
 }
 
-// flush moves pods whose backoff ended to active, and pods unschedulable
-// for longer than maxUnschedulableWait back to be retried.
+// flush moves pods whose backoff ended to active, and, every
+// unschedulableCheckInterval, pods unschedulable for longer than
+// maxUnschedulableWait back to be retried.
 func (q *schedulingQueue) flush(now time.Time) {
 	for q.backoff.Len() > 0 && !q.backoff[0].backoffUntil.After(now) {
 		qp := heap.Pop(&q.backoff).(*queuedPod)
 		q.toActive(qp, now)
 	}
+	if len(q.unschedulable) == 0 || now.Sub(q.lastCheck) < unschedulableCheckInterval {
+		return
+	}
+	q.lastCheck = now
 	for key, qp := range q.unschedulable {
 		if now.Sub(qp.unschedulableAt) >= maxUnschedulableWait {
 			delete(q.unschedulable, key)
@@ -186,8 +195,8 @@ func (q *schedulingQueue) nextWake() (t time.Time, ok bool) {
 	if q.backoff.Len() > 0 {
 		t, ok = q.backoff[0].backoffUntil, true
 	}
-	for _, qp := range q.unschedulable {
-		if at := qp.unschedulableAt.Add(maxUnschedulableWait); !ok || at.Before(t) {
+	if len(q.unschedulable) > 0 {
+		if at := q.lastCheck.Add(unschedulableCheckInterval); !ok || at.Before(t) {
 			t, ok = at, true
 		}
 	}

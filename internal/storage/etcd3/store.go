@@ -165,20 +165,53 @@ func (s *Store) Get(ctx context.Context, key string, opts storage.GetOptions) (r
 // compare-and-swap transaction whose else branch reads the current value, so
 // a conflict costs no extra round trip.
 func (s *Store) GuaranteedUpdate(ctx context.Context, key string, ignoreNotFound bool, pre *storage.Preconditions, tryUpdate storage.UpdateFunc) (runtime.Object, error) {
-	resp, err := s.client.Get(ctx, key)
-	if err != nil {
-		return nil, s.etcdError(key, err)
+	return s.GuaranteedUpdateFrom(ctx, key, ignoreNotFound, pre, tryUpdate, nil)
+}
+
+// GuaranteedUpdateFrom is GuaranteedUpdate starting from cached, a recent
+// read of the object (from a watch cache), instead of reading etcd first.
+// The write's compare-and-swap on the cached resourceVersion catches any
+// change since; then, or if tryUpdate or the preconditions fail on the
+// cached state (which may just be stale), it reads etcd and tries again.
+// cached is not modified.
+func (s *Store) GuaranteedUpdateFrom(ctx context.Context, key string, ignoreNotFound bool, pre *storage.Preconditions, tryUpdate storage.UpdateFunc, cached runtime.Object) (runtime.Object, error) {
+	var cachedRev int64
+	if cached != nil {
+		if acc, err := meta.Accessor(cached); err == nil {
+			cachedRev, _ = strconv.ParseInt(acc.GetResourceVersion(), 10, 64)
+		}
 	}
-	kv := firstKV(resp.Kvs)
+	var kv *mvccpb.KeyValue
+	read := func() error {
+		resp, err := s.client.Get(ctx, key)
+		if err != nil {
+			return s.etcdError(key, err)
+		}
+		kv = firstKV(resp.Kvs)
+		return nil
+	}
+	if cachedRev == 0 {
+		if err := read(); err != nil {
+			return nil, err
+		}
+	}
 	for {
 		var cur runtime.Object
 		var curData []byte
 		var modRev int64
-		if kv == nil {
+		var err error
+		fromCache := cachedRev != 0
+		switch {
+		case fromCache:
+			cur, modRev, cachedRev = cached.DeepCopyObject(), cachedRev, 0
+			if curData, err = s.encodeForStorage(cur); err != nil {
+				return nil, fmt.Errorf("encode %s: %w", key, err)
+			}
+		case kv == nil:
 			if !ignoreNotFound {
 				return nil, storage.NewError(storage.ErrCodeKeyNotFound, key, "not found")
 			}
-		} else {
+		default:
 			modRev = kv.ModRevision
 			curData, err = s.transformer.TransformFromStorage(ctx, kv.Value, key)
 			if err != nil {
@@ -190,10 +223,24 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, ignoreNotFound
 			}
 		}
 		if err := checkPreconditions(key, pre, cur); err != nil {
+			if fromCache {
+				if err := read(); err != nil {
+					return nil, err
+				}
+				continue
+			}
 			return nil, err
 		}
 		updated, err := tryUpdate(cur)
 		if err != nil {
+			if fromCache {
+				// The cached state may be stale (a client's newer
+				// resourceVersion looks like a conflict): decide on etcd's.
+				if err := read(); err != nil {
+					return nil, err
+				}
+				continue
+			}
 			return nil, err
 		}
 		if updated == nil {
@@ -203,9 +250,24 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, ignoreNotFound
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", key, err)
 		}
-		out := s.newFunc()
-		if kv != nil && bytes.Equal(data, curData) {
+		if curData != nil && bytes.Equal(data, curData) {
+			if fromCache {
+				// Unchanged against the cache: confirm against etcd, which
+				// may hold a newer state that this update does change.
+				if err := read(); err != nil {
+					return nil, err
+				}
+				if kv != nil && kv.ModRevision == modRev {
+					out := s.newFunc()
+					if err := s.decodePlain(curData, out, modRev); err != nil {
+						return nil, fmt.Errorf("decode %s: %w", key, err)
+					}
+					return out, nil
+				}
+				continue
+			}
 			// Unchanged: nothing to write. Return the stored state, fresh.
+			out := s.newFunc()
 			if err := s.decodePlain(curData, out, modRev); err != nil {
 				return nil, fmt.Errorf("decode %s: %w", key, err)
 			}
@@ -215,11 +277,8 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, ignoreNotFound
 		if err != nil {
 			return nil, fmt.Errorf("transform %s: %w", key, err)
 		}
-		txn, err := s.client.Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).
-			Then(clientv3.OpPut(key, string(stored))).
-			Else(clientv3.OpGet(key)).
-			Commit()
+		cmp := clientv3.Compare(clientv3.ModRevision(key), "=", modRev)
+		txn, err := s.client.Txn(ctx).If(cmp).Then(clientv3.OpPut(key, string(stored))).Else(clientv3.OpGet(key)).Commit()
 		if err != nil {
 			return nil, s.etcdError(key, err)
 		}
@@ -227,6 +286,7 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, key string, ignoreNotFound
 			kv = firstKV(txn.Responses[0].GetResponseRange().GetKvs())
 			continue
 		}
+		out := s.newFunc()
 		if err := s.decodePlain(data, out, txn.Header.Revision); err != nil {
 			return nil, fmt.Errorf("decode %s: %w", key, err)
 		}

@@ -1,0 +1,254 @@
+package endpointslice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	coreinformers "k8s.io/client-go/informers/core/v1"
+	discoveryinformers "k8s.io/client-go/informers/discovery/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/k1s/k1s/internal/controller/servicepods"
+)
+
+// Options configure a Controller.
+type Options struct {
+	Client         kubernetes.Interface                     // required
+	Services       coreinformers.ServiceInformer            // required
+	Pods           coreinformers.PodInformer                // required
+	EndpointSlices discoveryinformers.EndpointSliceInformer // required
+	Logger         *slog.Logger
+	// Recorder records Events on services; default: one that writes
+	// through Client as "endpoint-slice-controller", started by Run.
+	Recorder record.EventRecorder
+	Workers  int // default 5
+	// MaxEndpointsPerSlice bounds a slice; default 100, at most 1000.
+	MaxEndpointsPerSlice int
+	// RateLimiter paces retries of a service; default client-go's
+	// controller rate limiter (5ms exponential per item, 10/s overall).
+	RateLimiter workqueue.TypedRateLimiter[string]
+}
+
+func (o *Options) validate() error {
+	switch {
+	case o.Client == nil:
+		return errors.New("endpointslice controller: Client is required")
+	case o.Services == nil || o.Pods == nil || o.EndpointSlices == nil:
+		return errors.New("endpointslice controller: Services, Pods and EndpointSlices informers are required")
+	case o.Workers < 0:
+		return fmt.Errorf("endpointslice controller: Workers %d is negative", o.Workers)
+	case o.MaxEndpointsPerSlice < 0 || o.MaxEndpointsPerSlice > 1000:
+		return fmt.Errorf("endpointslice controller: MaxEndpointsPerSlice %d is not within 1..1000", o.MaxEndpointsPerSlice)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Workers == 0 {
+		o.Workers = 5
+	}
+	if o.MaxEndpointsPerSlice == 0 {
+		o.MaxEndpointsPerSlice = 100
+	}
+	if o.RateLimiter == nil {
+		o.RateLimiter = workqueue.DefaultTypedControllerRateLimiter[string]()
+	}
+	return nil
+}
+
+// Controller keeps EndpointSlices in line with services and their pods.
+type Controller struct {
+	client      kubernetes.Interface
+	services    corelisters.ServiceLister
+	pods        corelisters.PodLister
+	slices      discoverylisters.EndpointSliceLister
+	synced      []cache.InformerSynced
+	queue       workqueue.TypedRateLimitingInterface[string] // service keys
+	tracker     *tracker
+	recorder    record.EventRecorder
+	log         *slog.Logger
+	workers     int
+	maxPerSlice int
+}
+
+// New returns a controller whose handlers are registered on the informers;
+// they must be started (by their factory) for Run to make progress.
+func New(opts Options) (*Controller, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	c := &Controller{
+		client:   opts.Client,
+		services: opts.Services.Lister(),
+		pods:     opts.Pods.Lister(),
+		slices:   opts.EndpointSlices.Lister(),
+		synced: []cache.InformerSynced{
+			opts.Services.Informer().HasSynced, opts.Pods.Informer().HasSynced, opts.EndpointSlices.Informer().HasSynced,
+		},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(opts.RateLimiter,
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpointslice"}),
+		tracker:     newTracker(time.Now, time.Minute),
+		recorder:    opts.Recorder,
+		log:         opts.Logger,
+		workers:     opts.Workers,
+		maxPerSlice: opts.MaxEndpointsPerSlice,
+	}
+	handlers := []struct {
+		inf cache.SharedIndexInformer
+		h   cache.ResourceEventHandler
+	}{
+		{opts.Services.Informer(), cache.ResourceEventHandlerFuncs{
+			AddFunc:    c.enqueueService,
+			UpdateFunc: func(_, obj any) { c.enqueueService(obj) },
+			DeleteFunc: c.enqueueService,
+		}},
+		{opts.EndpointSlices.Informer(), cache.ResourceEventHandlerFuncs{
+			AddFunc:    c.enqueueSliceService,
+			UpdateFunc: func(_, obj any) { c.enqueueSliceService(obj) },
+			DeleteFunc: c.deleteSlice,
+		}},
+		{opts.Pods.Informer(), cache.ResourceEventHandlerFuncs{
+			AddFunc:    c.enqueuePodServices,
+			UpdateFunc: c.updatePod,
+			DeleteFunc: c.enqueuePodServices,
+		}},
+	}
+	for _, h := range handlers {
+		if _, err := h.inf.AddEventHandler(h.h); err != nil {
+			return nil, fmt.Errorf("endpointslice controller: registering handlers: %w", err)
+		}
+	}
+	return c, nil
+}
+
+func (c *Controller) enqueueService(obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err == nil {
+		c.queue.Add(key)
+	}
+}
+
+// enqueueSliceService queues the service of a slice this controller manages.
+func (c *Controller) enqueueSliceService(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok || s.Labels[discoveryv1.LabelManagedBy] != managedBy {
+		return
+	}
+	if name := s.Labels[discoveryv1.LabelServiceName]; name != "" {
+		c.queue.Add(s.Namespace + "/" + name)
+	}
+}
+
+// deleteSlice lets the tracker forget a deleted slice (no later event
+// will show it), then queues its service.
+func (c *Controller) deleteSlice(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	if s, ok := obj.(*discoveryv1.EndpointSlice); ok {
+		c.tracker.gone(s.UID)
+	}
+	c.enqueueSliceService(obj)
+}
+
+func (c *Controller) enqueuePodServices(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	keys, err := servicepods.ServicesForPod(c.services, pod)
+	if err != nil {
+		c.log.Error("finding services of pod", "pod", pod.Namespace+"/"+pod.Name, "err", err)
+		return
+	}
+	for _, k := range keys {
+		c.queue.Add(k)
+	}
+}
+
+func (c *Controller) updatePod(oldObj, obj any) {
+	old, ok1 := oldObj.(*corev1.Pod)
+	cur, ok2 := obj.(*corev1.Pod)
+	if !ok1 || !ok2 || !servicepods.Changed(old, cur) {
+		return
+	}
+	c.enqueuePodServices(cur)
+	if len(old.Labels) != len(cur.Labels) || !mapsEqual(old.Labels, cur.Labels) {
+		c.enqueuePodServices(old)
+	}
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return len(a) == len(b)
+}
+
+// Run waits for the informers to sync, then works the queue until ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	defer c.queue.ShutDown()
+	if c.recorder == nil {
+		broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
+		defer broadcaster.Shutdown()
+		c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "endpoint-slice-controller"})
+	}
+	c.log.Info("starting endpointslice controller", "workers", c.workers)
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return nil // ctx ended
+	}
+	var wg sync.WaitGroup
+	for range c.workers {
+		wg.Go(func() {
+			for c.processNext(ctx) {
+			}
+		})
+	}
+	<-ctx.Done()
+	c.queue.ShutDown()
+	wg.Wait()
+	return nil
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	err := c.reconcile(ctx, key)
+	switch {
+	case err == nil:
+		c.queue.Forget(key)
+	case ctx.Err() != nil:
+	case errors.Is(err, errStaleCache) || apierrors.IsConflict(err):
+		c.log.Debug("slice cache behind, retrying", "service", key, "err", err)
+		c.queue.AddRateLimited(key)
+	default:
+		c.log.Error("syncing endpoint slices", "service", key, "err", err)
+		c.queue.AddRateLimited(key)
+	}
+	return true
+}

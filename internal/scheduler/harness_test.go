@@ -1,0 +1,236 @@
+package scheduler_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/k1s/k1s/internal/apiserver"
+	"github.com/k1s/k1s/internal/etcd"
+	"github.com/k1s/k1s/internal/pki"
+	"github.com/k1s/k1s/internal/registry"
+	"github.com/k1s/k1s/internal/scheduler"
+	"github.com/k1s/k1s/internal/scheme"
+	"github.com/k1s/k1s/internal/version"
+)
+
+// testLogger logs warnings, or everything with K1S_TEST_DEBUG set.
+func testLogger() *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("K1S_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// startAPIServer runs an embedded etcd and an api-server on loopback for
+// the test and returns an admin rest.Config for it.
+func startAPIServer(tb testing.TB) *rest.Config {
+	tb.Helper()
+	member := etcd.New(etcd.Config{DataDir: tb.TempDir()})
+	ectx, ecancel := context.WithCancel(context.Background())
+	edone := make(chan error, 1)
+	go func() { edone <- member.Run(ectx) }()
+	tb.Cleanup(func() { ecancel(); <-edone })
+	select {
+	case <-member.Ready():
+	case err := <-edone:
+		tb.Fatalf("etcd: %v", err)
+	case <-time.After(30 * time.Second):
+		tb.Fatal("etcd not ready after 30s")
+	}
+
+	bundle, err := pki.Ensure(tb.TempDir(), pki.Options{NodeIPs: []net.IP{net.ParseIP("127.0.0.1")}, ServiceIP: net.ParseIP("10.43.0.1")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var api *apiserver.Server
+	resources := registry.All(registry.Options{
+		ServiceCIDR: netip.MustParsePrefix("10.43.0.0/16"),
+		ListServices: func(ctx context.Context) ([]corev1.Service, error) {
+			return api.ListServices(ctx)
+		},
+	})
+	api, err = apiserver.New(apiserver.Config{
+		Etcd: member.Client(), Resources: resources, Scheme: scheme.New(), Listener: ln,
+		TLS: bundle.ServingTLSConfig(), Version: version.Info(), Logger: testLogger(),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- api.Run(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			tb.Errorf("api-server Run: %v", err)
+		}
+	})
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer wcancel()
+	if err := api.WaitReady(wctx); err != nil {
+		tb.Fatalf("api-server not ready: %v", err)
+	}
+	return &rest.Config{
+		Host: "https://" + ln.Addr().String(),
+		TLSClientConfig: rest.TLSClientConfig{
+			CAData: bundle.CACertPEM, CertData: bundle.AdminCertPEM, KeyData: bundle.AdminKeyPEM,
+		},
+		QPS: -1,
+	}
+}
+
+// eventually polls f until it returns nil or the timeout passes.
+func eventually(tb testing.TB, timeout time.Duration, f func() error) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("condition not met after %v: %v", timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// runningScheduler is a scheduler started by the test.
+type runningScheduler struct {
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+}
+
+func startScheduler(tb testing.TB, cfg *rest.Config, o scheduler.Options) *runningScheduler {
+	tb.Helper()
+	o.Kubeconfig = cfg
+	if o.Logger == nil {
+		o.Logger = testLogger()
+	}
+	s, err := scheduler.New(o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runningScheduler{cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- s.Run(ctx) }()
+	tb.Cleanup(func() { r.stop(tb) })
+	return r
+}
+
+// stop cancels the scheduler and waits for Run to return.
+func (r *runningScheduler) stop(tb testing.TB) {
+	tb.Helper()
+	r.once.Do(func() {
+		r.cancel()
+		select {
+		case err := <-r.done:
+			if err != nil {
+				tb.Errorf("scheduler Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			tb.Error("scheduler did not stop within 30s")
+		}
+	})
+}
+
+// newNode is a Ready node with the given allocatable cpu, memory and pods.
+func newNode(name, cpu, mem string, pods int) *corev1.Node {
+	alloc := corev1.ResourceList{
+		corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem),
+		corev1.ResourcePods: *resource.NewQuantity(int64(pods), resource.DecimalSI),
+	}
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{corev1.LabelHostname: name}},
+		Status: corev1.NodeStatus{
+			Capacity: alloc, Allocatable: alloc,
+			Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady"}},
+		},
+	}
+}
+
+// newPod is a pod of one container requesting cpu and memory.
+func newPod(ns, name, cpu, mem string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "c", Image: "busybox",
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+				corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(mem),
+			}},
+		}}},
+	}
+}
+
+func ownedBy(p *corev1.Pod, uid string) *corev1.Pod {
+	yes := true
+	p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web", UID: types.UID(uid), Controller: &yes}}
+	return p
+}
+
+func mustCreateNode(tb testing.TB, client kubernetes.Interface, n *corev1.Node) {
+	tb.Helper()
+	if _, err := client.CoreV1().Nodes().Create(context.Background(), n, metav1.CreateOptions{}); err != nil {
+		tb.Fatalf("creating node %s: %v", n.Name, err)
+	}
+}
+
+func mustCreatePod(tb testing.TB, client kubernetes.Interface, p *corev1.Pod) {
+	tb.Helper()
+	if _, err := client.CoreV1().Pods(p.Namespace).Create(context.Background(), p, metav1.CreateOptions{}); err != nil {
+		tb.Fatalf("creating pod %s: %v", p.Name, err)
+	}
+}
+
+// inParallel runs f(i) for i in [0, n) on workers goroutines and returns
+// the first error.
+func inParallel(n, workers int, f func(i int) error) error {
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+	)
+	next := make(chan int)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := f(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = fmt.Errorf("item %d: %w", i, err)
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return first
+}

@@ -32,6 +32,7 @@ Commands:
   apiserver   run the api-server alone against an etcd cluster
   controller-manager
               run the controllers alone against an api-server
+  scheduler   run the scheduler alone against an api-server
   version     print the version
 
 Run 'k1s COMMAND -h' for a command's flags.
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServer(ctx, cmd, args, stderr, true)
 	case "controller-manager":
 		return runControllerManager(ctx, cmd, args, stderr)
+	case "scheduler":
+		return runScheduler(ctx, cmd, args, stderr)
 	case "version", "--version":
 		v := version.Info()
 		fmt.Fprintf(stdout, "k1s %s (%s)\n", v.GitVersion, v.GoVersion)
@@ -102,6 +105,7 @@ func runServer(ctx context.Context, name string, args []string, stderr io.Writer
 	fs.StringVar(&o.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range of Service cluster IPs")
 	fs.BoolVar(&o.DisableAgent, "disable-agent", false, "do not run a node agent on this machine")
 	fs.BoolVar(&o.DisableControllerManager, "disable-controller-manager", false, "do not run the controllers in this process")
+	fs.BoolVar(&o.DisableScheduler, "disable-scheduler", false, "do not run the scheduler in this process")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -118,6 +122,7 @@ func runServer(ctx context.Context, name string, args []string, stderr io.Writer
 		}
 		o.DisableAgent = true
 		o.DisableControllerManager = true
+		o.DisableScheduler = true
 	}
 	log, err := newLogger(stderr, logLevel)
 	if err != nil {

@@ -236,10 +236,9 @@ func gracePeriod(obj runtime.Object, opts metav1.DeleteOptions) int64 {
 	return 30
 }
 
-// propagationFinalizer returns the finalizer a propagation policy asks for.
-// Until k1s has a garbage collector to honour them, Orphan and Foreground
-// act like Background: adding finalizers nobody removes would make the
-// object undeletable.
+// propagationFinalizer returns the finalizer a propagation policy asks for:
+// the garbage collector (internal/controller/garbagecollector) removes it
+// once the dependents are orphaned or deleted.
 func propagationFinalizer(opts metav1.DeleteOptions) string {
 	if !garbageCollector {
 		return ""
@@ -313,5 +312,7 @@ func (s *Server) handleDeleteCollection(w http.ResponseWriter, r *http.Request, 
 var _ types.UID
 
 // garbageCollector says whether a garbage collector removes the orphan and
-// foregroundDeletion finalizers (the controller-manager's, a later issue).
-const garbageCollector = false
+// foregroundDeletion finalizers; with false, Orphan and Foreground would
+// act like Background (a finalizer nobody removes makes an object
+// undeletable).
+const garbageCollector = true

@@ -8,7 +8,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 
+	"github.com/k1s/k1s/internal/controller/endpoints"
+	"github.com/k1s/k1s/internal/controller/endpointslice"
+	"github.com/k1s/k1s/internal/controller/deployment"
+	"github.com/k1s/k1s/internal/controller/garbagecollector"
 	"github.com/k1s/k1s/internal/controller/namespace"
+	"github.com/k1s/k1s/internal/controller/podgc"
+	"github.com/k1s/k1s/internal/controller/replicaset"
+	"github.com/k1s/k1s/internal/controller/serviceaccount"
 )
 
 // controllerContext is what a controller is built from. Informers come
@@ -35,6 +42,13 @@ type controller struct {
 func controllers() []controller {
 	return []controller{
 		{"namespace", startNamespaceController},
+		{"replicaset", startReplicaSetController},
+		{"deployment", startDeploymentController},
+		{"garbagecollector", startGarbageCollector},
+		{"serviceaccount", startServiceAccountController},
+		{"podgc", startPodGC},
+		{"endpoints", startEndpointsController},
+		{"endpointslice", startEndpointSliceController},
 	}
 }
 
@@ -44,6 +58,107 @@ func startNamespaceController(_ context.Context, cc *controllerContext) error {
 		Metadata: cc.Metadata,
 		Informer: cc.Informers.Core().V1().Namespaces(),
 		Logger:   cc.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	cc.run(c.Run)
+	return nil
+}
+
+func startGarbageCollector(_ context.Context, cc *controllerContext) error {
+	c, err := garbagecollector.New(garbagecollector.Options{
+		Metadata:  cc.Metadata,
+		Discovery: cc.Client.Discovery(),
+		Client:    cc.Client,
+		Logger:    cc.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	cc.run(c.Run)
+	return nil
+}
+
+func startServiceAccountController(_ context.Context, cc *controllerContext) error {
+	c, err := serviceaccount.New(serviceaccount.Options{
+		Client:          cc.Client,
+		Namespaces:      cc.Informers.Core().V1().Namespaces(),
+		ServiceAccounts: cc.Informers.Core().V1().ServiceAccounts(),
+		Logger:          cc.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	cc.run(c.Run)
+	return nil
+}
+
+func startPodGC(_ context.Context, cc *controllerContext) error {
+	c, err := podgc.New(podgc.Options{
+		Client: cc.Client,
+		Pods:   cc.Informers.Core().V1().Pods(),
+		Nodes:  cc.Informers.Core().V1().Nodes(),
+		Logger: cc.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	cc.run(c.Run)
+	return nil
+}
+
+func startEndpointsController(_ context.Context, cc *controllerContext) error {
+	c, err := endpoints.New(endpoints.Options{
+		Client:    cc.Client,
+		Services:  cc.Informers.Core().V1().Services(),
+		Pods:      cc.Informers.Core().V1().Pods(),
+		Endpoints: cc.Informers.Core().V1().Endpoints(),
+		Logger:    cc.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	cc.run(c.Run)
+	return nil
+}
+
+func startEndpointSliceController(_ context.Context, cc *controllerContext) error {
+	c, err := endpointslice.New(endpointslice.Options{
+		Client:         cc.Client,
+		Services:       cc.Informers.Core().V1().Services(),
+		Pods:           cc.Informers.Core().V1().Pods(),
+		EndpointSlices: cc.Informers.Discovery().V1().EndpointSlices(),
+		Logger:         cc.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	cc.run(c.Run)
+	return nil
+}
+
+func startReplicaSetController(_ context.Context, cc *controllerContext) error {
+	c, err := replicaset.New(replicaset.Options{
+		Client:      cc.Client,
+		ReplicaSets: cc.Informers.Apps().V1().ReplicaSets(),
+		Pods:        cc.Informers.Core().V1().Pods(),
+		Logger:      cc.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	cc.run(c.Run)
+	return nil
+}
+
+func startDeploymentController(_ context.Context, cc *controllerContext) error {
+	c, err := deployment.New(deployment.Options{
+		Client:      cc.Client,
+		Deployments: cc.Informers.Apps().V1().Deployments(),
+		ReplicaSets: cc.Informers.Apps().V1().ReplicaSets(),
+		Pods:        cc.Informers.Core().V1().Pods(),
+		Logger:      cc.Logger,
 	})
 	if err != nil {
 		return err

@@ -14,6 +14,10 @@ type nodeInfo struct {
 
 	allocatable resources
 	allowedPods int64
+	// Read on every filter pass, so kept here rather than behind node.
+	unschedulable bool
+	notReady      *corev1.Taint // the taint a Ready condition other than True stands for; nil when Ready
+	taints        []corev1.Taint
 
 	requested resources // what the pods request
 	nonZero   resources // the same with the scoring defaults
@@ -40,6 +44,28 @@ func (n *nodeInfo) setNode(node *corev1.Node) {
 	n.node = node
 	n.allocatable = resourcesOf(node.Status.Allocatable)
 	n.allowedPods = node.Status.Allocatable.Pods().Value()
+	n.unschedulable = node.Spec.Unschedulable
+	n.taints = node.Spec.Taints
+	n.notReady = notReadyTaint(node)
+}
+
+// notReadyTaint is the NoSchedule taint the node lifecycle controller puts
+// on a node whose Ready condition is False or missing (not-ready) or
+// Unknown (unreachable); nil for a Ready node.
+func notReadyTaint(node *corev1.Node) *corev1.Taint {
+	taint := &corev1.Taint{Key: corev1.TaintNodeNotReady, Effect: corev1.TaintEffectNoSchedule}
+	for _, c := range node.Status.Conditions {
+		if c.Type != corev1.NodeReady {
+			continue
+		}
+		if c.Status == corev1.ConditionTrue {
+			return nil
+		}
+		if c.Status == corev1.ConditionUnknown {
+			taint.Key = corev1.TaintNodeUnreachable
+		}
+	}
+	return taint
 }
 
 // account adds (sign 1) or removes (sign -1) a pod's use of the node.

@@ -56,7 +56,7 @@ func TestFitErrorMessage(t *testing.T) {
 	}
 }
 
-// TestLeastAllocatedPlacement places six pods of one ReplicaSet (500m and
+// TestChainLeastAllocatedPlacement places six pods of one ReplicaSet (500m and
 // 1Gi each) on three 4-cpu/8Gi nodes where other pods already use 0, 2 and
 // 3 cpus (and half as many Gi ×2, so balanced allocation is 100 everywhere
 // and ranks nothing). Per pod, least allocated (LA) and spread (S) decide:
@@ -71,7 +71,7 @@ func TestFitErrorMessage(t *testing.T) {
 //
 // so a gets 3, b 2 and c 1. The integration test checks the same through
 // the api-server.
-func TestLeastAllocatedPlacement(t *testing.T) {
+func TestChainLeastAllocatedPlacement(t *testing.T) {
 	c := testCluster(
 		[]*corev1.Node{testNode("a", "4", "8Gi"), testNode("b", "4", "8Gi"), testNode("c", "4", "8Gi")},
 		testPod("used-b", "2", "4Gi", onNode("b")), testPod("used-c", "3", "6Gi", onNode("c")),
@@ -92,9 +92,9 @@ func TestLeastAllocatedPlacement(t *testing.T) {
 	}
 }
 
-// TestBurstNeverOvercommits assumes pods one after another, as the loop
+// TestChainBurstNeverOvercommits assumes pods one after another, as the loop
 // does, onto nodes that hold three each.
-func TestBurstNeverOvercommits(t *testing.T) {
+func TestChainBurstNeverOvercommits(t *testing.T) {
 	var nodes []*corev1.Node
 	for i := range 10 {
 		nodes = append(nodes, testNode(fmt.Sprintf("n%d", i), "1", "1Gi"))

@@ -113,8 +113,11 @@ type filterPlugin interface {
 type nodeUnschedulable struct{}
 
 func (nodeUnschedulable) filter(cy *cycle, n *nodeInfo) []string {
+	if !n.unschedulable {
+		return nil
+	}
 	taint := corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}
-	if n.node.Spec.Unschedulable && !tolerates(cy.pod.pod.Spec.Tolerations, &taint) {
+	if !tolerates(cy.pod.pod.Spec.Tolerations, &taint) {
 		return []string{reasonUnschedulable}
 	}
 	return nil
@@ -137,22 +140,10 @@ func (nodeName) filter(cy *cycle, n *nodeInfo) []string {
 type nodeReady struct{}
 
 func (nodeReady) filter(cy *cycle, n *nodeInfo) []string {
-	taint := corev1.Taint{Key: corev1.TaintNodeNotReady, Effect: corev1.TaintEffectNoSchedule}
-	for _, c := range n.node.Status.Conditions {
-		if c.Type != corev1.NodeReady {
-			continue
-		}
-		if c.Status == corev1.ConditionTrue {
-			return nil
-		}
-		if c.Status == corev1.ConditionUnknown {
-			taint.Key = corev1.TaintNodeUnreachable
-		}
-	}
-	if tolerates(cy.pod.pod.Spec.Tolerations, &taint) {
+	if n.notReady == nil || tolerates(cy.pod.pod.Spec.Tolerations, n.notReady) {
 		return nil
 	}
-	return untoleratedTaint(&taint)
+	return untoleratedTaint(n.notReady)
 }
 
 // taintToleration rejects nodes with a NoSchedule or NoExecute taint the
@@ -160,8 +151,8 @@ func (nodeReady) filter(cy *cycle, n *nodeInfo) []string {
 type taintToleration struct{}
 
 func (taintToleration) filter(cy *cycle, n *nodeInfo) []string {
-	for i := range n.node.Spec.Taints {
-		t := &n.node.Spec.Taints[i]
+	for i := range n.taints {
+		t := &n.taints[i]
 		if t.Effect != corev1.TaintEffectNoSchedule && t.Effect != corev1.TaintEffectNoExecute {
 			continue
 		}
@@ -249,6 +240,9 @@ func (volumeNodeAffinity) filter(cy *cycle, n *nodeInfo) []string {
 type interPodAffinity struct{}
 
 func (interPodAffinity) filter(cy *cycle, n *nodeInfo) []string {
+	if len(cy.existingAntiAffinityDomains) == 0 && len(cy.pod.affinity) == 0 && len(cy.pod.antiAffinity) == 0 {
+		return nil
+	}
 	nl := n.node.Labels
 	for pair := range cy.existingAntiAffinityDomains {
 		if v, ok := nl[pair.key]; ok && v == pair.value {

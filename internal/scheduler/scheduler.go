@@ -102,7 +102,12 @@ func New(o Options) (*Scheduler, error) {
 // holds the lease. It returns nil once ctx ended and every binding in
 // flight finished.
 func (s *Scheduler) Run(ctx context.Context) error {
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	// The broadcaster outlives ctx until Run returns, so the events of
+	// bindings finishing during shutdown are still sent; its own errors go
+	// to the slog logger.
+	bctx, stop := context.WithCancel(logr.NewContextWithSlogLogger(context.WithoutCancel(ctx), s.o.Logger))
+	defer stop()
+	broadcaster := record.NewBroadcaster(record.WithContext(bctx))
 	defer broadcaster.Shutdown()
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: s.client.CoreV1().Events("")})
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: s.o.SchedulerName})

@@ -71,7 +71,7 @@ func eventFor(ctx context.Context, client kubernetes.Interface, ns, pod, reason 
 // over three 4-cpu/8Gi nodes on which other pods already use 0, 2 and 3
 // cpus. Least allocated favours the emptiest node and spreading the
 // ReplicaSet pushes away from nodes holding more of its pods (the
-// step-by-step table is in TestLeastAllocatedPlacement of chain_test.go):
+// step-by-step table is in TestChainLeastAllocatedPlacement):
 // a gets 3, b 2 and c, the fullest, 1.
 func TestLeastAllocatedPlacement(t *testing.T) {
 	ctx := context.Background()

@@ -104,8 +104,8 @@ type taintPreference struct{}
 
 func (taintPreference) score(cy *cycle, n *nodeInfo) int64 {
 	var count int64
-	for i := range n.node.Spec.Taints {
-		t := &n.node.Spec.Taints[i]
+	for i := range n.taints {
+		t := &n.taints[i]
 		if t.Effect == corev1.TaintEffectPreferNoSchedule && !tolerates(cy.pod.pod.Spec.Tolerations, t) {
 			count++
 		}

@@ -105,7 +105,9 @@ func TestScores(t *testing.T) {
 		{"preferred affinity sums matching weights", preferredNodeAffinity{}, testNode("n", "4", "8Gi", nodeLabels("pref0", "", "pref2", "")), nil,
 			testPod("p", "", "", preferred(10, 20, 30)), 40},
 		{"untolerated PreferNoSchedule taints", taintPreference{}, testNode("n", "4", "8Gi", taints(prefer("a"), prefer("b"), prefer("c"))), nil,
-			testPod("p", "", "", func(p *corev1.Pod) { p.Spec.Tolerations = []corev1.Toleration{{Key: "a", Operator: corev1.TolerationOpExists}} }), 2},
+			testPod("p", "", "", func(p *corev1.Pod) {
+				p.Spec.Tolerations = []corev1.Toleration{{Key: "a", Operator: corev1.TolerationOpExists}}
+			}), 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

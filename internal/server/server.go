@@ -46,6 +46,8 @@ type Options struct {
 
 	// DisableControllerManager runs no controllers in this process.
 	DisableControllerManager bool
+	// DisableScheduler runs no scheduler in this process.
+	DisableScheduler bool
 }
 
 func (o *Options) defaults() error {
@@ -177,6 +179,14 @@ func Run(ctx context.Context, o Options) error {
 		}
 		return nil
 	})
+	if !o.DisableScheduler {
+		g.Go(func() error {
+			if err := api.WaitReady(ctx); err != nil {
+				return nil
+			}
+			return runScheduler(ctx, o, bundle, url)
+		})
+	}
 	if !o.DisableControllerManager {
 		g.Go(func() error {
 			if err := api.WaitReady(ctx); err != nil {

@@ -132,9 +132,27 @@ func activeReplicaSets(rss []*appsv1.ReplicaSet) []*appsv1.ReplicaSet {
 	return out
 }
 
+// podCeiling bounds the active pods of the ReplicaSets: each has at most
+// its spec.replicas, or more while it still reports pods it is about to
+// delete (status.replicas).
+func podCeiling(rss []*appsv1.ReplicaSet) int32 {
+	var n int32
+	for _, rs := range rss {
+		if rs != nil {
+			n += max(rsReplicas(rs), rs.Status.Replicas)
+		}
+	}
+	return n
+}
+
 // newRSReplicas is the size the new ReplicaSet may grow to now: for a
 // rolling update as far as maxSurge allows without exceeding
 // spec.replicas; for Recreate spec.replicas.
+//
+// Upstream counts the ReplicaSets' spec.replicas against the surge; this
+// counts podCeiling, so an old ReplicaSet that was just scaled down but
+// has not yet deleted its pod holds the new one back, and active pods
+// never exceed spec.replicas+maxSurge, not even for a moment.
 func newRSReplicas(d *appsv1.Deployment, all []*appsv1.ReplicaSet, newRS *appsv1.ReplicaSet) (int32, error) {
 	switch d.Spec.Strategy.Type {
 	case appsv1.RollingUpdateDeploymentStrategyType:
@@ -143,13 +161,13 @@ func newRSReplicas(d *appsv1.Deployment, all []*appsv1.ReplicaSet, newRS *appsv1
 		if err != nil {
 			return 0, err
 		}
-		current := specTotal(all)
+		current := podCeiling(all)
 		maxTotal := replicasOf(d) + surge
 		if current >= maxTotal {
 			return rsReplicas(newRS), nil
 		}
 		up := min(maxTotal-current, replicasOf(d)-rsReplicas(newRS))
-		return rsReplicas(newRS) + up, nil
+		return rsReplicas(newRS) + max(up, 0), nil
 	case appsv1.RecreateDeploymentStrategyType:
 		return replicasOf(d), nil
 	default:

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -276,13 +277,15 @@ func (c *Controller) deletePod(obj any) {
 func (c *Controller) Run(ctx context.Context) error {
 	defer c.queue.ShutDown()
 	if c.recorder == nil {
-		b := record.NewBroadcaster(record.WithContext(ctx))
+		// client-go logs event-writing failures through the context's logger.
+		b := record.NewBroadcaster(record.WithContext(logr.NewContextWithSlogLogger(ctx, c.log)))
 		b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
 		b.StartEventWatcher(func(e *corev1.Event) {
 			c.log.Debug("event", "object", e.InvolvedObject.Namespace+"/"+e.InvolvedObject.Name, "reason", e.Reason, "message", e.Message)
 		})
 		defer b.Shutdown()
-		c.recorder = b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component})
+		c.recorder = b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component}).
+			WithLogger(logr.FromSlogHandler(c.log.Handler()))
 	}
 	c.log.Info("starting replicaset controller", "workers", c.workers)
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {

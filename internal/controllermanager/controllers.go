@@ -8,9 +8,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 
+	"github.com/k1s/k1s/internal/controller/deployment"
 	"github.com/k1s/k1s/internal/controller/endpoints"
 	"github.com/k1s/k1s/internal/controller/endpointslice"
-	"github.com/k1s/k1s/internal/controller/deployment"
 	"github.com/k1s/k1s/internal/controller/garbagecollector"
 	"github.com/k1s/k1s/internal/controller/namespace"
 	"github.com/k1s/k1s/internal/controller/podgc"

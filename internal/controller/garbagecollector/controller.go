@@ -159,29 +159,22 @@ func (c *Collector) Run(ctx context.Context) error {
 		for c.processGraphChange() {
 		}
 	})
-	wg.Go(func() { c.discoverLoop(ctx) })
+	discovered := make(chan struct{})
+	wg.Go(func() { c.discoverLoop(ctx, discovered) })
 
 	// Start deciding once every resource has been listed (or the wait
 	// timed out): before, owners look missing to the graph that are not.
-	synced := make(chan struct{})
-	go func() {
-		defer close(synced)
-		wctx, cancel := context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-		for c.resources.Load() == nil && wctx.Err() == nil {
-			select {
-			case <-wctx.Done():
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-		if !cache.WaitForCacheSync(wctx.Done(), c.monitors.hasSynced) && ctx.Err() == nil {
-			c.log.Warn("not every resource listed in time; collecting anyway", "timeout", c.timeout)
-		}
-	}()
+	wctx, cancel := context.WithTimeout(ctx, c.timeout)
 	select {
-	case <-ctx.Done():
+	case <-discovered:
+	case <-wctx.Done():
+	}
+	if !cache.WaitForCacheSync(wctx.Done(), c.monitors.hasSynced) && ctx.Err() == nil {
+		c.log.Warn("not every resource listed in time; collecting anyway", "timeout", c.timeout)
+	}
+	cancel()
+	if ctx.Err() != nil {
 		return nil
-	case <-synced:
 	}
 	for range c.workers {
 		wg.Go(func() {
@@ -204,19 +197,23 @@ func (c *Collector) shutdownQueues() {
 }
 
 // discoverLoop discovers the resources now, then every interval, sooner
-// after a failure or when asked, and watches what it found.
-func (c *Collector) discoverLoop(ctx context.Context) {
+// after a failure or when asked, and watches what it found. It closes
+// discovered after the first discovery that found anything.
+func (c *Collector) discoverLoop(ctx context.Context, discovered chan<- struct{}) {
 	const retry = 5 * time.Second
 	for {
 		next := c.interval
-		res, err := discoverResources(c.discovery, c.ignored)
+		res, err := discoverResources(ctx, c.discovery, c.ignored)
 		if err != nil {
 			c.log.Warn("discovering resources", "err", err)
 			next = min(retry, c.interval)
 		}
 		if res != nil {
-			c.resources.Store(res)
+			first := c.resources.Swap(res) == nil
 			c.monitors.sync(ctx, res)
+			if first {
+				close(discovered)
+			}
 		}
 		select {
 		case <-ctx.Done():

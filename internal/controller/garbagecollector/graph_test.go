@@ -65,7 +65,9 @@ func run(t *testing.T, steps []step) *graph {
 	return g
 }
 
-func observe(o observation) func(*graph) followUp { return func(g *graph) followUp { return g.observe(o) } }
+func observe(o observation) func(*graph) followUp {
+	return func(g *graph) followUp { return g.observe(o) }
+}
 func forget(gvr schema.GroupVersionResource, ns, name string) func(*graph) followUp {
 	return func(g *graph) followUp { return g.forget(objectKey{resource: gvr, namespace: ns, name: name}) }
 }

@@ -1,6 +1,7 @@
 package garbagecollector
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -57,8 +58,8 @@ func (r *resources) lookup(apiVersion, kind string) (resourceInfo, error) {
 
 // discoverResources reads discovery. A failure of some groups returns
 // what the others said, with the failed groups marked, and the error.
-func discoverResources(d discovery.DiscoveryInterface, ignored []schema.GroupResource) (*resources, error) {
-	groups, lists, err := d.ServerGroupsAndResources()
+func discoverResources(ctx context.Context, d discovery.DiscoveryInterface, ignored []schema.GroupResource) (*resources, error) {
+	groups, lists, err := discovery.ToDiscoveryInterfaceWithContext(d).ServerGroupsAndResourcesWithContext(ctx)
 	out := &resources{
 		byGVK:        map[schema.GroupVersionKind]resourceInfo{},
 		byGK:         map[schema.GroupKind]resourceInfo{},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -156,21 +157,9 @@ func (c *Controller) updatePod(oldObj, obj any) {
 		return
 	}
 	c.enqueuePodServices(cur)
-	if !equalLabels(old.Labels, cur.Labels) {
+	if !maps.Equal(old.Labels, cur.Labels) {
 		c.enqueuePodServices(old)
 	}
-}
-
-func equalLabels(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // Run waits for the informers to sync, then works the queue until ctx ends.

@@ -72,11 +72,10 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 			return nil // the namespace is going away with the service
 		}
 		if ctx.Err() == nil && !apierrors.IsConflict(err) && !apierrors.IsAlreadyExists(err) {
-			verb := "update"
+			verb, reason := "update", "FailedToUpdateEndpoint"
 			if cur == nil {
-				verb = "create"
+				verb, reason = "create", "FailedToCreateEndpoint"
 			}
-			reason := map[string]string{"create": "FailedToCreateEndpoint", "update": "FailedToUpdateEndpoint"}[verb]
 			c.recorder.Eventf(svc, corev1.EventTypeWarning, reason, "Failed to %s endpoint %s/%s: %v", verb, namespace, name, err)
 		}
 		return fmt.Errorf("writing endpoints: %w", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -192,18 +193,9 @@ func (c *Controller) updatePod(oldObj, obj any) {
 		return
 	}
 	c.enqueuePodServices(cur)
-	if len(old.Labels) != len(cur.Labels) || !mapsEqual(old.Labels, cur.Labels) {
+	if !maps.Equal(old.Labels, cur.Labels) {
 		c.enqueuePodServices(old)
 	}
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return len(a) == len(b)
 }
 
 // Run waits for the informers to sync, then works the queue until ctx ends.

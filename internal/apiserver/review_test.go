@@ -3,6 +3,7 @@ package apiserver_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -62,21 +63,44 @@ func TestReviewRegressions(t *testing.T) {
 			t.Fatalf("watch closed at once")
 		}
 	})
-	t.Run("status writes keep metadata", func(t *testing.T) {
+	t.Run("status writes keep finalizers and owners", func(t *testing.T) {
 		pods := c.CoreV1().Pods("default")
-		p, err := pods.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "st", Labels: map[string]string{"a": "1"}},
+		p, err := pods.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "st", Finalizers: []string{"example.com/x"}},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "i"}}}}, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.Labels["a"] = "2"
+		p.Finalizers = nil
 		p.Status.Message = "hello"
 		out, err := pods.UpdateStatus(ctx, p, metav1.UpdateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if out.Labels["a"] != "1" || out.Status.Message != "hello" {
-			t.Errorf("status update: labels %v message %q", out.Labels, out.Status.Message)
+		if len(out.Finalizers) != 1 || out.Status.Message != "hello" {
+			t.Errorf("status update: finalizers %v message %q", out.Finalizers, out.Status.Message)
+		}
+		out.Finalizers = nil
+		if _, err := pods.Update(ctx, out, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("a different uid is refused", func(t *testing.T) {
+		cm, err := cms.Get(ctx, "keep", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cm.UID = "not-the-uid"
+		if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) {
+			t.Errorf("update with another uid: got %v, want Invalid", err)
+		}
+	})
+	t.Run("long generateName is cut to fit", func(t *testing.T) {
+		out, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: strings.Repeat("a", 70) + "-"}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Name) != 63 {
+			t.Errorf("generated name %q has %d characters, want 63", out.Name, len(out.Name))
 		}
 	})
 	t.Run("eviction takes one disruption from the budget", func(t *testing.T) {

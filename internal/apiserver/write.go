@@ -136,10 +136,15 @@ func (s *Server) createObject(ctx context.Context, res *resource, namespace stri
 	for attempt := 0; ; attempt++ {
 		if generated {
 			// The name comes first: defaulting and PrepareForCreate may
-			// derive labels or selectors from it.
+			// derive labels or selectors from it. Like upstream, a long
+			// base is cut so that the name fits in 63 characters.
 			obj = orig.DeepCopyObject()
 			m, _ = metaOf(obj)
-			m.SetName(m.GetGenerateName() + rand.String(5))
+			base := m.GetGenerateName()
+			if len(base) > maxGeneratedNameLength {
+				base = base[:maxGeneratedNameLength]
+			}
+			m.SetName(base + rand.String(randomLength))
 		}
 		if res.Default != nil {
 			res.Default(obj)
@@ -188,6 +193,11 @@ func (s *Server) createObject(ctx context.Context, res *resource, namespace stri
 		return created, nil
 	}
 }
+
+const (
+	randomLength           = 5
+	maxGeneratedNameLength = 63 - randomLength
+)
 
 // nameValidator returns the rule object names of res must follow.
 func nameValidator(res *resource) metavalidation.ValidateNameFunc {
@@ -359,7 +369,9 @@ func (s *Server) prepareUpdate(res *resource, sub string, obj, old runtime.Objec
 		return apierrors.NewConflict(res.gr, oldm.GetName(), errors.New(conflictMsg))
 	}
 	om.SetResourceVersion(oldm.GetResourceVersion())
-	om.SetUID(oldm.GetUID())
+	if om.GetUID() == "" {
+		om.SetUID(oldm.GetUID()) // a different one fails validation: uid is immutable
+	}
 	om.SetCreationTimestamp(oldm.GetCreationTimestamp())
 	if sub != "delete" {
 		om.SetDeletionTimestamp(oldm.GetDeletionTimestamp())
@@ -385,9 +397,11 @@ func (s *Server) prepareUpdate(res *resource, sub string, obj, old runtime.Objec
 			om.SetGeneration(oldm.GetGeneration() + 1)
 		}
 	case "status":
-		// Like upstream's ResetObjectMetaForStatus: /status changes status only.
-		om.SetLabels(oldm.GetLabels())
-		om.SetAnnotations(oldm.GetAnnotations())
+		// Status writers may not touch ownership or finalizers (removing
+		// the last finalizer through /status would delete the object).
+		// Labels and annotations may change, as upstream's pod and
+		// deployment status strategies allow (controllers record
+		// annotations such as the deployment revision there).
 		om.SetFinalizers(oldm.GetFinalizers())
 		om.SetOwnerReferences(oldm.GetOwnerReferences())
 		if res.Status.PrepareForUpdate != nil {

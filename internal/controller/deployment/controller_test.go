@@ -413,7 +413,7 @@ func TestRevisionHistoryLimit(t *testing.T) {
 }
 
 // TestProportionalScaling scales a Deployment in the middle of a rollout
-// (as kubectl scale does, through the scale subresource): both
+// (as kubectl scale does: a merge patch of the scale subresource): both
 // ReplicaSets grow in proportion, as upstream.
 func TestProportionalScaling(t *testing.T) {
 	c := startCluster(t, "prop")
@@ -436,12 +436,10 @@ func TestProportionalScaling(t *testing.T) {
 		}
 	}
 	eventually(t, 10*time.Second, sizes(8, 5))
-	scale, err := c.client.AppsV1().Deployments("prop").GetScale(context.Background(), "p", metav1.GetOptions{})
+	err := c.client.AppsV1().RESTClient().Patch(types.MergePatchType).Namespace("prop").
+		Resource("deployments").Name("p").SubResource("scale").Body([]byte(`{"spec":{"replicas":15}}`)).
+		Do(context.Background()).Error()
 	if err != nil {
-		t.Fatal(err)
-	}
-	scale.Spec.Replicas = 15
-	if _, err := c.client.AppsV1().Deployments("prop").UpdateScale(context.Background(), "p", scale, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// 5 more (18 = 15 + 3 allowed) split 8:5 → +3 old, +2 new.

@@ -189,6 +189,9 @@ func (c *Controller) createPod(ctx context.Context, rs *appsv1.ReplicaSet) error
 	}
 	created, err := c.client.CoreV1().Pods(rs.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil {
+		if ctx.Err() != nil {
+			return err // shutting down: not the ReplicaSet's failure
+		}
 		if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 			// Every create will fail until the namespace is gone; this
 			// one will never be observed.
@@ -210,7 +213,7 @@ func (c *Controller) deletePodOf(ctx context.Context, rs *appsv1.ReplicaSet, pod
 	case err == nil:
 		c.recorder.Eventf(rs, corev1.EventTypeNormal, eventSuccessfulDelete, "Deleted pod: %s", pod.Name)
 		return nil
-	case apierrors.IsNotFound(err):
+	case apierrors.IsNotFound(err), ctx.Err() != nil:
 		return err
 	default:
 		c.recorder.Eventf(rs, corev1.EventTypeWarning, eventFailedDelete, "Error deleting: %v", err)

@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/k1s/k1s/internal/storage"
 )
@@ -308,8 +307,6 @@ func (s *Server) handleDeleteCollection(w http.ResponseWriter, r *http.Request, 
 	setListKind(outList, res)
 	return s.respond(w, r, out, http.StatusOK, res, outList)
 }
-
-var _ types.UID
 
 // garbageCollector says whether a garbage collector removes the orphan and
 // foregroundDeletion finalizers; with false, Orphan and Foreground would

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -523,5 +522,3 @@ func (s *Server) prepareUpdateBuiltin(res *resource, obj, old runtime.Object) {
 		ns.Status = oldNs.Status
 	}
 }
-
-var _ = time.Second

@@ -8,11 +8,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 
+	"github.com/k1s/k1s/internal/controller/daemonset"
 	"github.com/k1s/k1s/internal/controller/deployment"
 	"github.com/k1s/k1s/internal/controller/endpoints"
 	"github.com/k1s/k1s/internal/controller/endpointslice"
 	"github.com/k1s/k1s/internal/controller/garbagecollector"
+	"github.com/k1s/k1s/internal/controller/job"
 	"github.com/k1s/k1s/internal/controller/namespace"
+	"github.com/k1s/k1s/internal/controller/nodelifecycle"
 	"github.com/k1s/k1s/internal/controller/podgc"
 	"github.com/k1s/k1s/internal/controller/replicaset"
 	"github.com/k1s/k1s/internal/controller/serviceaccount"
@@ -26,6 +29,7 @@ type controllerContext struct {
 	Metadata  metadata.Interface
 	Informers informers.SharedInformerFactory
 	Logger    *slog.Logger // tagged with the controller's name
+	Options   Options      // as given to Run
 	// run supervises a controller's Run with the others; it fails the
 	// controller-manager if Run returns an error.
 	run func(func(context.Context) error)
@@ -44,9 +48,12 @@ func controllers() []controller {
 		{"namespace", startNamespaceController},
 		{"replicaset", startReplicaSetController},
 		{"deployment", startDeploymentController},
+		{"daemonset", startDaemonSetController},
+		{"job", startJobController},
 		{"garbagecollector", startGarbageCollector},
 		{"serviceaccount", startServiceAccountController},
 		{"podgc", startPodGC},
+		{"nodelifecycle", startNodeLifecycleController},
 		{"endpoints", startEndpointsController},
 		{"endpointslice", startEndpointSliceController},
 	}
@@ -159,6 +166,52 @@ func startDeploymentController(_ context.Context, cc *controllerContext) error {
 		ReplicaSets: cc.Informers.Apps().V1().ReplicaSets(),
 		Pods:        cc.Informers.Core().V1().Pods(),
 		Logger:      cc.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	cc.run(c.Run)
+	return nil
+}
+
+func startJobController(_ context.Context, cc *controllerContext) error {
+	c, err := job.New(job.Options{
+		Client: cc.Client,
+		Jobs:   cc.Informers.Batch().V1().Jobs(),
+		Pods:   cc.Informers.Core().V1().Pods(),
+		Logger: cc.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	cc.run(c.Run)
+	return nil
+}
+
+func startDaemonSetController(_ context.Context, cc *controllerContext) error {
+	c, err := daemonset.New(daemonset.Options{
+		Client:     cc.Client,
+		DaemonSets: cc.Informers.Apps().V1().DaemonSets(),
+		Pods:       cc.Informers.Core().V1().Pods(),
+		Nodes:      cc.Informers.Core().V1().Nodes(),
+		Logger:     cc.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	cc.run(c.Run)
+	return nil
+}
+
+func startNodeLifecycleController(_ context.Context, cc *controllerContext) error {
+	c, err := nodelifecycle.New(nodelifecycle.Options{
+		Client:                   cc.Client,
+		Nodes:                    cc.Informers.Core().V1().Nodes(),
+		Pods:                     cc.Informers.Core().V1().Pods(),
+		Leases:                   cc.Informers.Coordination().V1().Leases(),
+		Logger:                   cc.Logger,
+		NodeMonitorGracePeriod:   cc.Options.NodeMonitorGracePeriod,
+		DefaultTolerationSeconds: cc.Options.DefaultTolerationSeconds,
 	})
 	if err != nil {
 		return err

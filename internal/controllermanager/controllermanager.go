@@ -44,6 +44,12 @@ type Options struct {
 	LeaderElect bool
 	// Identity names this process in the Lease; default HOSTNAME_RANDOM.
 	Identity string
+	// NodeMonitorGracePeriod is how long a node may stay silent before it
+	// is marked Unknown and tainted unreachable; default 40s.
+	NodeMonitorGracePeriod time.Duration
+	// DefaultTolerationSeconds is how long pods without a toleration for
+	// not-ready or unreachable stay on such a node; default 300.
+	DefaultTolerationSeconds int64
 }
 
 func (o *Options) defaults() error {
@@ -85,7 +91,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("controller-manager: metadata client: %w", err)
 	}
-	m := &manager{client: client, metadata: meta, log: o.Logger}
+	m := &manager{client: client, metadata: meta, log: o.Logger, options: o}
 	if !o.LeaderElect {
 		return m.runControllers(ctx)
 	}
@@ -94,6 +100,7 @@ func Run(ctx context.Context, o Options) error {
 
 // manager holds what every term of leadership shares.
 type manager struct {
+	options  Options
 	client   kubernetes.Interface
 	metadata metadata.Interface
 	log      *slog.Logger
@@ -164,6 +171,7 @@ func (m *manager) runControllers(ctx context.Context) error {
 	factory := informers.NewSharedInformerFactory(m.client, resyncPeriod)
 	defer factory.Shutdown()
 	cc := &controllerContext{
+		Options:   m.options,
 		Client:    m.client,
 		Metadata:  m.metadata,
 		Informers: factory,

@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 	_ "time/tzdata" // CronJob time zones validate on hosts without zoneinfo
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -106,6 +107,7 @@ func runServer(ctx context.Context, name string, args []string, stderr io.Writer
 	fs.BoolVar(&o.DisableAgent, "disable-agent", false, "do not run a node agent on this machine")
 	fs.BoolVar(&o.DisableControllerManager, "disable-controller-manager", false, "do not run the controllers in this process")
 	fs.BoolVar(&o.DisableScheduler, "disable-scheduler", false, "do not run the scheduler in this process")
+	fs.DurationVar(&o.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may stay silent before it is marked Unknown and tainted unreachable")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -140,6 +142,8 @@ func runControllerManager(ctx context.Context, name string, args []string, stder
 	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file of the api-server to run against (required)")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", true, "run the controllers only while holding the lease kube-system/kube-controller-manager")
 	fs.StringVar(&o.Identity, "identity", "", "name of this process in the lease (default HOSTNAME_RANDOM)")
+	fs.DurationVar(&o.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may stay silent before it is marked Unknown and tainted unreachable")
+	fs.Int64Var(&o.DefaultTolerationSeconds, "default-not-ready-toleration-seconds", 300, "how long pods without their own toleration stay on a not-ready or unreachable node")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -31,5 +31,7 @@ func runControllerManager(ctx context.Context, o Options, bundle *pki.Bundle, ur
 		},
 		Logger:      o.Logger.With("component", "controller-manager"),
 		LeaderElect: len(o.EtcdServers) > 0,
+		// Zero means the controller-manager's default.
+		NodeMonitorGracePeriod: o.NodeMonitorGracePeriod,
 	})
 }

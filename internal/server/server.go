@@ -39,7 +39,10 @@ type Options struct {
 	EtcdServers  []string
 	ServiceCIDR  string // default 10.43.0.0/16
 	DisableAgent bool
-	Logger       *slog.Logger
+	// NodeMonitorGracePeriod: how long a node may be silent before it is
+	// marked Unknown (0: the controller-manager's default, 40s).
+	NodeMonitorGracePeriod time.Duration
+	Logger                 *slog.Logger
 	// OnReady, if set, is called once the api-server answers, with the
 	// admin kubeconfig path.
 	OnReady func(kubeconfig string)

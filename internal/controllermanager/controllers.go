@@ -19,6 +19,7 @@ import (
 	"github.com/k1s/k1s/internal/controller/podgc"
 	"github.com/k1s/k1s/internal/controller/replicaset"
 	"github.com/k1s/k1s/internal/controller/serviceaccount"
+	"github.com/k1s/k1s/internal/controller/statefulset"
 )
 
 // controllerContext is what a controller is built from. Informers come
@@ -49,6 +50,7 @@ func controllers() []controller {
 		{"replicaset", startReplicaSetController},
 		{"deployment", startDeploymentController},
 		{"daemonset", startDaemonSetController},
+		{"statefulset", startStatefulSetController},
 		{"job", startJobController},
 		{"garbagecollector", startGarbageCollector},
 		{"serviceaccount", startServiceAccountController},
@@ -212,6 +214,21 @@ func startNodeLifecycleController(_ context.Context, cc *controllerContext) erro
 		Logger:                   cc.Logger,
 		NodeMonitorGracePeriod:   cc.Options.NodeMonitorGracePeriod,
 		DefaultTolerationSeconds: cc.Options.DefaultTolerationSeconds,
+	})
+	if err != nil {
+		return err
+	}
+	cc.run(c.Run)
+	return nil
+}
+
+func startStatefulSetController(_ context.Context, cc *controllerContext) error {
+	c, err := statefulset.New(statefulset.Options{
+		Client:       cc.Client,
+		StatefulSets: cc.Informers.Apps().V1().StatefulSets(),
+		Pods:         cc.Informers.Core().V1().Pods(),
+		Claims:       cc.Informers.Core().V1().PersistentVolumeClaims(),
+		Logger:       cc.Logger,
 	})
 	if err != nil {
 		return err

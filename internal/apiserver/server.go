@@ -98,7 +98,9 @@ type Server struct {
 	managers  fieldManagers
 	handler   http.Handler
 	ready     atomic.Bool
-	listener  net.Listener
+	// nsWriteRev is the revision of this server's latest namespace write.
+	nsWriteRev atomic.Int64
+	listener   net.Listener
 }
 
 // resource is a registry entry with its store.

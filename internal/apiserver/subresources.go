@@ -208,7 +208,8 @@ func (s *Server) checkDisruptionBudgets(ctx context.Context, pod *corev1.Pod) er
 	if pdbRes == nil {
 		return nil
 	}
-	list, err := pdbRes.store.List(ctx, pdbRes.listPrefix(pod.Namespace), storage.ListOptions{ResourceVersion: "0", Recursive: true})
+	// A consistent read: a budget created a moment ago must count.
+	list, err := pdbRes.store.List(ctx, pdbRes.listPrefix(pod.Namespace), storage.ListOptions{Recursive: true})
 	if err != nil {
 		return toAPIError(err, pdbRes.gr, "")
 	}

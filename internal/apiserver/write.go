@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -182,6 +183,9 @@ func (s *Server) createObject(ctx context.Context, res *resource, namespace stri
 			}
 		}
 		created, err := res.store.Create(ctx, res.key(m.GetNamespace(), m.GetName()), obj)
+		if err == nil {
+			s.noteWrite(res, created)
+		}
 		if err != nil {
 			rollback()
 			if generated && storage.IsExists(err) && attempt < 8 {
@@ -197,6 +201,28 @@ const (
 	randomLength           = 5
 	maxGeneratedNameLength = 63 - randomLength
 )
+
+// noteWrite remembers the revision of this server's latest namespace write
+// (see checkNamespaceForCreate).
+func (s *Server) noteWrite(res *resource, obj runtime.Object) {
+	if res.Group != "" || res.Plural != "namespaces" {
+		return
+	}
+	m, err := metaOf(obj)
+	if err != nil {
+		return
+	}
+	rev, err := strconv.ParseInt(m.GetResourceVersion(), 10, 64)
+	if err != nil {
+		return
+	}
+	for {
+		cur := s.nsWriteRev.Load()
+		if rev <= cur || s.nsWriteRev.CompareAndSwap(cur, rev) {
+			return
+		}
+	}
+}
 
 // nameValidator returns the rule object names of res must follow.
 func nameValidator(res *resource) metavalidation.ValidateNameFunc {
@@ -217,7 +243,14 @@ func (s *Server) checkNamespaceForCreate(ctx context.Context, namespace string) 
 	if nsRes == nil {
 		return nil
 	}
-	obj, err := nsRes.store.Get(ctx, nsRes.key("", namespace), storage.GetOptions{ResourceVersion: "0"})
+	// Read the cache, but no older than this server's last namespace
+	// write: a namespace this server just marked Terminating must refuse
+	// the very next create.
+	rv := "0"
+	if r := s.nsWriteRev.Load(); r > 0 {
+		rv = strconv.FormatInt(r, 10)
+	}
+	obj, err := nsRes.store.Get(ctx, nsRes.key("", namespace), storage.GetOptions{ResourceVersion: rv})
 	if storage.IsNotFound(err) {
 		// The cache may lag behind a namespace created a moment ago.
 		obj, err = nsRes.direct.Get(ctx, nsRes.key("", namespace), storage.GetOptions{})
@@ -349,6 +382,7 @@ func (s *Server) updateObject(ctx context.Context, res *resource, info requestIn
 		}
 		return nil, toAPIError(err, res.gr, info.Name)
 	}
+	s.noteWrite(res, updated)
 	if finished {
 		if _, err := s.deleteNow(ctx, res, updated, true); err != nil && !storage.IsNotFound(err) && !storage.IsConflict(err) {
 			return nil, toAPIError(err, res.gr, info.Name)

@@ -144,6 +144,7 @@ func TestEdit(t *testing.T) {
 
 func TestWatch(t *testing.T) {
 	mustKubectl(t, "", "create", "namespace", "watching")
+	mustKubectl(t, "", "create", "configmap", "sentinel", "-n", "watching")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "kubectl", "--kubeconfig", kubeconfig, "get", "configmaps", "-n", "watching", "-w", "--output-watch-events")
@@ -163,7 +164,20 @@ func TestWatch(t *testing.T) {
 		}
 		close(lines)
 	}()
-	// Create until the watch has seen one: the watch may start after the first create.
+	// Wait until the watch is established (it lists the sentinel first),
+	// so that the changes below happen while it watches.
+	waitFor := time.After(20 * time.Second)
+	for seen := false; !seen; {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("watch ended before it started")
+			}
+			seen = strings.Contains(l, "sentinel")
+		case <-waitFor:
+			t.Fatal("watch never listed the sentinel")
+		}
+	}
 	want := map[string]bool{"ADDED": false, "MODIFIED": false, "DELETED": false}
 	mustKubectl(t, "", "create", "configmap", "w1", "-n", "watching", "--from-literal=a=b")
 	mustKubectl(t, "", "label", "configmap", "w1", "-n", "watching", "x=y")

@@ -3,6 +3,7 @@ package nodelifecycle_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -245,7 +246,8 @@ func TestSilentNodeLosesItsPods(t *testing.T) {
 	lastRenewed := lease.Spec.RenewTime.Time
 	eventually(t, 10*time.Second, func() error {
 		status, reason, taints := nodeState(t, client, "a")
-		if status != corev1.ConditionUnknown || reason != "NodeStatusUnknown" || len(taints) != 1 || taints[0] != nodelifecycle.TaintUnreachable+":NoExecute" {
+		want := []string{nodelifecycle.TaintUnreachable + ":NoExecute", nodelifecycle.TaintUnreachable + ":NoSchedule"}
+		if status != corev1.ConditionUnknown || reason != "NodeStatusUnknown" || !slices.Equal(taints, want) {
 			return fmt.Errorf("node a: Ready=%s (%s) taints %v", status, reason, taints)
 		}
 		return nil

@@ -93,34 +93,81 @@ func silentConditions(node *corev1.Node, h health, now time.Time, grace time.Dur
 // while False, neither while True. Taints kept keep their timeAdded; new
 // ones get now. ok is false when nothing needs to change.
 func wantTaints(node *corev1.Node, now time.Time) (taints []corev1.Taint, ok bool) {
-	want := ""
+	type keyEffect struct {
+		key    string
+		effect corev1.TaintEffect
+	}
+	want := map[keyEffect]bool{}
 	if c := condition(node.Status.Conditions, corev1.NodeReady); c != nil {
 		switch c.Status {
 		case corev1.ConditionUnknown:
-			want = TaintUnreachable
+			want[keyEffect{TaintUnreachable, corev1.TaintEffectNoExecute}] = true
+			want[keyEffect{TaintUnreachable, corev1.TaintEffectNoSchedule}] = true
 		case corev1.ConditionFalse:
-			want = TaintNotReady
+			want[keyEffect{TaintNotReady, corev1.TaintEffectNoExecute}] = true
+			want[keyEffect{TaintNotReady, corev1.TaintEffectNoSchedule}] = true
 		}
 	}
-	has := false
+	// The NoSchedule taints upstream's scheduler relies on instead of
+	// reading node conditions itself.
+	for cond, key := range conditionTaints {
+		if c := condition(node.Status.Conditions, cond); c != nil && c.Status == corev1.ConditionTrue {
+			want[keyEffect{key, corev1.TaintEffectNoSchedule}] = true
+		}
+	}
+	if node.Spec.Unschedulable {
+		want[keyEffect{corev1.TaintNodeUnschedulable, corev1.TaintEffectNoSchedule}] = true
+	}
+	managed := func(k keyEffect) bool {
+		switch k.key {
+		case TaintUnreachable, TaintNotReady:
+			return k.effect == corev1.TaintEffectNoExecute || k.effect == corev1.TaintEffectNoSchedule
+		case corev1.TaintNodeUnschedulable:
+			return k.effect == corev1.TaintEffectNoSchedule
+		}
+		for _, key := range conditionTaints {
+			if k.key == key && k.effect == corev1.TaintEffectNoSchedule {
+				return true
+			}
+		}
+		return false
+	}
+	has := map[keyEffect]bool{}
 	for _, t := range node.Spec.Taints {
-		ours := t.Effect == corev1.TaintEffectNoExecute && (t.Key == TaintUnreachable || t.Key == TaintNotReady)
+		k := keyEffect{t.Key, t.Effect}
 		switch {
-		case ours && t.Key == want:
-			has = true
+		case managed(k) && want[k]:
+			has[k] = true
 			taints = append(taints, t)
-		case ours:
+		case managed(k):
 			ok = true // dropped
 		default:
 			taints = append(taints, t)
 		}
 	}
-	if want != "" && !has {
-		added := metav1.NewTime(now)
-		taints = append(taints, corev1.Taint{Key: want, Effect: corev1.TaintEffectNoExecute, TimeAdded: &added})
-		ok = true
+	// Add the missing ones in a stable order.
+	for _, k := range []keyEffect{
+		{TaintUnreachable, corev1.TaintEffectNoExecute}, {TaintNotReady, corev1.TaintEffectNoExecute},
+		{TaintUnreachable, corev1.TaintEffectNoSchedule}, {TaintNotReady, corev1.TaintEffectNoSchedule},
+		{corev1.TaintNodeMemoryPressure, corev1.TaintEffectNoSchedule}, {corev1.TaintNodeDiskPressure, corev1.TaintEffectNoSchedule},
+		{corev1.TaintNodePIDPressure, corev1.TaintEffectNoSchedule}, {corev1.TaintNodeNetworkUnavailable, corev1.TaintEffectNoSchedule},
+		{corev1.TaintNodeUnschedulable, corev1.TaintEffectNoSchedule},
+	} {
+		if want[k] && !has[k] {
+			added := metav1.NewTime(now)
+			taints = append(taints, corev1.Taint{Key: k.key, Effect: k.effect, TimeAdded: &added})
+			ok = true
+		}
 	}
 	return taints, ok
+}
+
+// conditionTaints maps node conditions to the NoSchedule taints they add.
+var conditionTaints = map[corev1.NodeConditionType]string{
+	corev1.NodeMemoryPressure:     corev1.TaintNodeMemoryPressure,
+	corev1.NodeDiskPressure:       corev1.TaintNodeDiskPressure,
+	corev1.NodePIDPressure:        corev1.TaintNodePIDPressure,
+	corev1.NodeNetworkUnavailable: corev1.TaintNodeNetworkUnavailable,
 }
 
 // eviction is the verdict on the pods of a NoExecute-tainted node.

@@ -102,6 +102,7 @@ func TestWantTaints(t *testing.T) {
 	added := metav1.NewTime(at(-60))
 	other := corev1.Taint{Key: "dedicated", Value: "gpu", Effect: corev1.TaintEffectNoSchedule}
 	unreachable := corev1.Taint{Key: TaintUnreachable, Effect: corev1.TaintEffectNoExecute, TimeAdded: &added}
+	unreachableNoSchedule := corev1.Taint{Key: TaintUnreachable, Effect: corev1.TaintEffectNoSchedule, TimeAdded: &added}
 	tests := []struct {
 		name    string
 		ready   corev1.ConditionStatus // "" for no Ready condition
@@ -111,9 +112,9 @@ func TestWantTaints(t *testing.T) {
 	}{
 		{"ready, untainted", corev1.ConditionTrue, []corev1.Taint{other}, []string{"dedicated"}, false},
 		{"no condition yet", "", nil, nil, false},
-		{"unknown gets unreachable", corev1.ConditionUnknown, []corev1.Taint{other}, []string{"dedicated", TaintUnreachable}, true},
-		{"unknown keeps unreachable", corev1.ConditionUnknown, []corev1.Taint{unreachable}, []string{TaintUnreachable}, false},
-		{"false swaps to not-ready", corev1.ConditionFalse, []corev1.Taint{unreachable, other}, []string{"dedicated", TaintNotReady}, true},
+		{"unknown gets unreachable", corev1.ConditionUnknown, []corev1.Taint{other}, []string{"dedicated", TaintUnreachable, TaintUnreachable}, true},
+		{"unknown keeps unreachable", corev1.ConditionUnknown, []corev1.Taint{unreachable, unreachableNoSchedule}, []string{TaintUnreachable, TaintUnreachable}, false},
+		{"false swaps to not-ready", corev1.ConditionFalse, []corev1.Taint{unreachable, other}, []string{"dedicated", TaintNotReady, TaintNotReady}, true},
 		{"ready again drops it", corev1.ConditionTrue, []corev1.Taint{other, unreachable}, []string{"dedicated"}, true},
 	}
 	for _, tt := range tests {
@@ -139,6 +140,32 @@ func TestWantTaints(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestConditionTaints(t *testing.T) {
+	node := &corev1.Node{
+		Spec: corev1.NodeSpec{Unschedulable: true},
+		Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{
+			{Type: corev1.NodeReady, Status: corev1.ConditionTrue},
+			{Type: corev1.NodeDiskPressure, Status: corev1.ConditionTrue},
+			{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse},
+		}},
+	}
+	taints, changed := wantTaints(node, at(0))
+	var got []string
+	for _, tn := range taints {
+		got = append(got, tn.Key+":"+string(tn.Effect))
+	}
+	want := []string{corev1.TaintNodeDiskPressure + ":NoSchedule", corev1.TaintNodeUnschedulable + ":NoSchedule"}
+	if !changed || !slices.Equal(got, want) {
+		t.Errorf("taints %v changed %v, want %v", got, changed, want)
+	}
+	// Once the conditions clear, they go.
+	node.Spec.Taints, node.Spec.Unschedulable = taints, false
+	node.Status.Conditions[1].Status = corev1.ConditionFalse
+	if taints, changed := wantTaints(node, at(1)); !changed || len(taints) != 0 {
+		t.Errorf("after the conditions cleared: %v changed %v", taints, changed)
 	}
 }
 

@@ -13,6 +13,10 @@
 //     Ready is Unknown and node.kubernetes.io/not-ready:NoExecute while it
 //     is False; the taints go away when it is True again, which the
 //     kubelet must post (a renewed Lease alone does not make it True).
+//   - NoSchedule taints follow the conditions, as the upstream scheduler
+//     expects: unreachable / not-ready with Ready, memory-pressure,
+//     disk-pressure, pid-pressure and network-unavailable with theirs,
+//     and unschedulable with spec.unschedulable.
 //   - While Ready is Unknown, every pod on the node gets Ready=False at
 //     once (pods/status), so endpoints stop sending it traffic.
 //   - Taint-based eviction: a pod on a node with NoExecute taints that
@@ -29,7 +33,6 @@
 // looked at again each NodeMonitorPeriod (default 5s), and a node with
 // pending evictions is looked at again when the first is due.
 //
-// It does not rate-limit evictions by zone, does not add NoSchedule
-// taints for conditions (the scheduler checks Ready itself), and does not
-// delete Node objects.
+// It does not rate-limit evictions by zone and does not delete Node
+// objects.
 package nodelifecycle

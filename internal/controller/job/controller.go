@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	batchinformers "k8s.io/client-go/informers/batch/v1"
@@ -23,6 +21,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/k1s/k1s/internal/controller/worker"
 )
 
 // controllerKind is what the Job controller owns pods as.
@@ -254,16 +254,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return nil // ctx ended
 	}
-	var wg sync.WaitGroup
-	for range c.workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	worker.Run(ctx, c.workers, c.queue, c.processNext)
 	return nil
 }
 
@@ -274,18 +265,6 @@ func (c *Controller) processNext(ctx context.Context) bool {
 		return false
 	}
 	defer c.queue.Done(key)
-	err := c.reconcile(ctx, key)
-	switch {
-	case err == nil:
-		c.queue.Forget(key)
-	case ctx.Err() != nil:
-		// Shutting down: the request failed because of that.
-	case apierrors.IsConflict(err):
-		c.log.Debug("job changed while reconciling, retrying", "job", key)
-		c.queue.AddRateLimited(key)
-	default:
-		c.log.Error("reconciling job", "job", key, "err", err)
-		c.queue.AddRateLimited(key)
-	}
+	worker.Handle(ctx, c.queue, key, c.reconcile(ctx, key), c.log, "job")
 	return true
 }

@@ -17,17 +17,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
+
+	"github.com/k1s/k1s/internal/leader"
 )
 
 // The Lease contended for and its timing, as in kube-controller-manager.
 const (
 	leaseNamespace = metav1.NamespaceSystem
 	leaseName      = "kube-controller-manager"
-	leaseDuration  = 15 * time.Second
-	renewDeadline  = 10 * time.Second
-	retryPeriod    = 2 * time.Second
 
 	userAgent = "k1s-controller-manager"
 	// resyncPeriod re-delivers every cached object to the controllers now
@@ -106,62 +103,13 @@ type manager struct {
 	log      *slog.Logger
 }
 
-// runElected campaigns for the Lease and runs the controllers while it is
-// held, campaigning again after a lost lease, until ctx ends.
+// runElected runs the controllers while holding the
+// kube-controller-manager Lease.
 func (m *manager) runElected(ctx context.Context, identity string) error {
-	log := m.log.With("identity", identity)
-	for ctx.Err() == nil {
-		// The election's context outlives ctx so the lease is released
-		// only after the controllers stopped.
-		ectx, ecancel := context.WithCancel(context.WithoutCancel(ctx))
-		leading := make(chan context.Context, 1)
-		elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-			Lock: &resourcelock.LeaseLock{
-				LeaseMeta:  metav1.ObjectMeta{Namespace: leaseNamespace, Name: leaseName},
-				Client:     m.client.CoordinationV1(),
-				LockConfig: resourcelock.ResourceLockConfig{Identity: identity},
-			},
-			LeaseDuration:   leaseDuration,
-			RenewDeadline:   renewDeadline,
-			RetryPeriod:     retryPeriod,
-			ReleaseOnCancel: true,
-			Name:            leaseName,
-			Callbacks: leaderelection.LeaderCallbacks{
-				OnStartedLeading: func(lctx context.Context) { leading <- lctx },
-				OnStoppedLeading: func() {},
-			},
-		})
-		if err != nil {
-			ecancel()
-			return fmt.Errorf("controller-manager: leader election: %w", err)
-		}
-		elected := make(chan struct{})
-		go func() {
-			defer close(elected)
-			elector.Run(ectx)
-		}()
-
-		var runErr error
-		select {
-		case lctx := <-leading:
-			log.Info("leading: starting controllers")
-			cctx, ccancel := context.WithCancel(lctx)
-			stop := context.AfterFunc(ctx, ccancel)
-			runErr = m.runControllers(cctx)
-			stop()
-			ccancel()
-			if ctx.Err() == nil && lctx.Err() != nil {
-				log.Warn("lost the lease: controllers stopped, campaigning again")
-			}
-		case <-ctx.Done():
-		}
-		ecancel()
-		<-elected
-		if runErr != nil {
-			return runErr
-		}
-	}
-	return nil
+	return leader.Run(ctx, leader.Config{
+		Client: m.client.CoordinationV1(), Namespace: leaseNamespace, Name: leaseName,
+		Identity: identity, Logger: m.log, What: "controllers",
+	}, m.runControllers)
 }
 
 // runControllers starts every controller with a new informer factory and

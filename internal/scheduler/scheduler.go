@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -17,9 +16,9 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/leaderelection"
-	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
+
+	"github.com/k1s/k1s/internal/leader"
 )
 
 // DefaultSchedulerName is the spec.schedulerName a pod gets by default.
@@ -29,9 +28,6 @@ const DefaultSchedulerName = corev1.DefaultSchedulerName
 const (
 	leaseNamespace = metav1.NamespaceSystem
 	leaseName      = "kube-scheduler"
-	leaseDuration  = 15 * time.Second
-	renewDeadline  = 10 * time.Second
-	retryPeriod    = 2 * time.Second
 
 	userAgent = "k1s-scheduler"
 )
@@ -121,60 +117,10 @@ func (s *Scheduler) schedule(ctx context.Context, recorder record.EventRecorder)
 	return newShell(s.client, recorder, s.o.SchedulerName, s.o.Logger).run(ctx)
 }
 
-// runElected campaigns for the Lease and schedules while it is held,
-// campaigning again after a lost lease, until ctx ends.
+// runElected schedules while holding the kube-scheduler Lease.
 func (s *Scheduler) runElected(ctx context.Context, recorder record.EventRecorder) error {
-	log := s.o.Logger.With("identity", s.o.Identity)
-	for ctx.Err() == nil {
-		// The election's context outlives ctx so the lease is released
-		// only after scheduling stopped.
-		ectx, ecancel := context.WithCancel(context.WithoutCancel(ctx))
-		leading := make(chan context.Context, 1)
-		elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-			Lock: &resourcelock.LeaseLock{
-				LeaseMeta:  metav1.ObjectMeta{Namespace: leaseNamespace, Name: leaseName},
-				Client:     s.client.CoordinationV1(),
-				LockConfig: resourcelock.ResourceLockConfig{Identity: s.o.Identity},
-			},
-			LeaseDuration:   leaseDuration,
-			RenewDeadline:   renewDeadline,
-			RetryPeriod:     retryPeriod,
-			ReleaseOnCancel: true,
-			Name:            leaseName,
-			Callbacks: leaderelection.LeaderCallbacks{
-				OnStartedLeading: func(lctx context.Context) { leading <- lctx },
-				OnStoppedLeading: func() {},
-			},
-		})
-		if err != nil {
-			ecancel()
-			return fmt.Errorf("scheduler: leader election: %w", err)
-		}
-		elected := make(chan struct{})
-		go func() {
-			defer close(elected)
-			elector.Run(ectx)
-		}()
-
-		var runErr error
-		select {
-		case lctx := <-leading:
-			log.Info("leading: starting to schedule")
-			sctx, scancel := context.WithCancel(lctx)
-			stop := context.AfterFunc(ctx, scancel)
-			runErr = s.schedule(sctx, recorder)
-			stop()
-			scancel()
-			if ctx.Err() == nil && lctx.Err() != nil {
-				log.Warn("lost the lease: scheduling stopped, campaigning again")
-			}
-		case <-ctx.Done():
-		}
-		ecancel()
-		<-elected
-		if runErr != nil {
-			return runErr
-		}
-	}
-	return nil
+	return leader.Run(ctx, leader.Config{
+		Client: s.client.CoordinationV1(), Namespace: leaseNamespace, Name: leaseName,
+		Identity: s.o.Identity, Logger: s.o.Logger, What: "scheduling",
+	}, func(ctx context.Context) error { return s.schedule(ctx, recorder) })
 }

@@ -41,7 +41,7 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 	}
 	ds, err := c.dsLister.DaemonSets(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.exp.forget(key)
+		c.exp.Forget(key)
 		return nil
 	}
 	if err != nil {
@@ -49,7 +49,7 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 	}
 	// Read before listing pods: a pod seen after this was counted as
 	// observed already.
-	needsSync := c.exp.satisfied(key)
+	needsSync := c.exp.Satisfied(key)
 	sel, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
 	if err != nil || sel.Empty() {
 		// Retrying cannot fix it; validation should have refused it.
@@ -132,13 +132,13 @@ func (c *Controller) manage(ctx context.Context, ds *appsv1.DaemonSet, hash stri
 	for i, p := range remove {
 		podKeys[i] = p.Namespace + "/" + p.Name
 	}
-	c.exp.expect(key, len(create), podKeys)
+	c.exp.Expect(key, len(create), podKeys)
 	errs := make([]error, len(create)+len(remove))
 	var wg sync.WaitGroup
 	for i, node := range create {
 		wg.Go(func() {
 			if err := c.createPod(ctx, ds, hash, node); err != nil {
-				c.exp.creationObserved(key) // it will never be seen
+				c.exp.CreationObserved(key) // it will never be seen
 				errs[i] = err
 			}
 		})
@@ -147,7 +147,7 @@ func (c *Controller) manage(ctx context.Context, ds *appsv1.DaemonSet, hash stri
 		wg.Go(func() {
 			err := c.deletePodOf(ctx, ds, p)
 			if err != nil {
-				c.exp.deletionObserved(key, podKeys[i])
+				c.exp.DeletionObserved(key, podKeys[i])
 			}
 			if err != nil && !apierrors.IsNotFound(err) {
 				errs[len(create)+i] = err

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/k1s/k1s/internal/controller/expectations"
 	"github.com/k1s/k1s/internal/controller/worker"
 )
 
@@ -96,7 +97,7 @@ type Controller struct {
 	podIndexer cache.Indexer
 	synced     []cache.InformerSynced
 	queue      workqueue.TypedRateLimitingInterface[string]
-	exp        *expectations
+	exp        *expectations.Expectations
 	recorder   record.EventRecorder // set by New or Run, before any reconcile
 	log        *slog.Logger
 	workers    int
@@ -116,7 +117,7 @@ func New(opts Options) (*Controller, error) {
 		synced:    []cache.InformerSynced{opts.Jobs.Informer().HasSynced, opts.Pods.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(opts.RateLimiter,
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "job"}),
-		exp:      newExpectations(time.Now),
+		exp:      expectations.New(time.Now),
 		recorder: opts.Recorder,
 		log:      opts.Logger,
 		workers:  opts.Workers,
@@ -193,9 +194,9 @@ func (c *Controller) addPod(obj any) {
 		return
 	}
 	if key, ok := c.resolveController(pod.Namespace, ref); ok {
-		c.exp.creationObserved(key)
+		c.exp.CreationObserved(key)
 		if pod.DeletionTimestamp != nil {
-			c.exp.deletionObserved(key, pod.Namespace+"/"+pod.Name)
+			c.exp.DeletionObserved(key, pod.Namespace+"/"+pod.Name)
 		}
 		c.queue.Add(key)
 	}
@@ -212,7 +213,7 @@ func (c *Controller) updatePod(oldObj, curObj any) {
 	}
 	if key, ok := c.resolveController(cur.Namespace, ref); ok {
 		if cur.DeletionTimestamp != nil {
-			c.exp.deletionObserved(key, cur.Namespace+"/"+cur.Name)
+			c.exp.DeletionObserved(key, cur.Namespace+"/"+cur.Name)
 		}
 		c.queue.Add(key)
 	}
@@ -234,7 +235,7 @@ func (c *Controller) deletePod(obj any) {
 		return
 	}
 	if key, ok := c.resolveController(pod.Namespace, ref); ok {
-		c.exp.deletionObserved(key, pod.Namespace+"/"+pod.Name)
+		c.exp.DeletionObserved(key, pod.Namespace+"/"+pod.Name)
 		c.queue.Add(key)
 	}
 }

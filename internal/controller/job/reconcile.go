@@ -28,7 +28,7 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 	}
 	job, err := c.jobLister.Jobs(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.exp.forget(key)
+		c.exp.Forget(key)
 		return nil
 	}
 	if err != nil {
@@ -39,7 +39,7 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 	}
 	// Read before listing pods: a pod seen after this was counted as
 	// observed already.
-	synced := c.exp.satisfied(key)
+	synced := c.exp.Satisfied(key)
 	pods := c.ownedPods(job)
 	d := decide(job, pods, c.now(), c.backoff)
 
@@ -91,7 +91,7 @@ func (c *Controller) createPods(ctx context.Context, job *batchv1.Job, key strin
 	if d.create == 0 {
 		return nil
 	}
-	c.exp.expectCreations(key, d.create)
+	c.exp.ExpectCreations(key, d.create)
 	errs := make([]error, d.create)
 	var wg sync.WaitGroup
 	for i := range d.create {
@@ -101,7 +101,7 @@ func (c *Controller) createPods(ctx context.Context, job *batchv1.Job, key strin
 		}
 		wg.Go(func() {
 			if errs[i] = c.createPod(ctx, job, index); errs[i] != nil {
-				c.exp.creationObserved(key) // will never be seen
+				c.exp.CreationObserved(key) // will never be seen
 			}
 		})
 	}
@@ -134,7 +134,7 @@ func (c *Controller) deletePods(ctx context.Context, job *batchv1.Job, key strin
 	for i, p := range pods {
 		podKeys[i] = p.Namespace + "/" + p.Name
 	}
-	c.exp.expectDeletions(key, podKeys)
+	c.exp.ExpectDeletions(key, podKeys)
 	errs := make([]error, len(pods))
 	var wg sync.WaitGroup
 	for i, p := range pods {
@@ -145,9 +145,9 @@ func (c *Controller) deletePods(ctx context.Context, job *batchv1.Job, key strin
 			case err == nil:
 				c.recorder.Eventf(job, corev1.EventTypeNormal, eventSuccessfulDelete, "Deleted pod: %s", p.Name)
 			case apierrors.IsNotFound(err), ctx.Err() != nil:
-				c.exp.deletionObserved(key, podKeys[i])
+				c.exp.DeletionObserved(key, podKeys[i])
 			default:
-				c.exp.deletionObserved(key, podKeys[i])
+				c.exp.DeletionObserved(key, podKeys[i])
 				c.recorder.Eventf(job, corev1.EventTypeWarning, eventFailedDelete, "Error deleting: %v", err)
 				errs[i] = fmt.Errorf("deleting pod %s: %w", p.Name, err)
 			}

@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/k1s/k1s/internal/controller/expectations"
 	"github.com/k1s/k1s/internal/controller/worker"
 )
 
@@ -95,7 +96,7 @@ type Controller struct {
 	podIndexer cache.Indexer
 	synced     []cache.InformerSynced
 	queue      workqueue.TypedRateLimitingInterface[string]
-	exp        *expectations
+	exp        *expectations.Expectations
 	recorder   record.EventRecorder // set by New or Run, before any reconcile
 	log        *slog.Logger
 	workers    int
@@ -116,7 +117,7 @@ func New(opts Options) (*Controller, error) {
 		synced:    []cache.InformerSynced{opts.ReplicaSets.Informer().HasSynced, opts.Pods.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(opts.RateLimiter,
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "replicaset"}),
-		exp:      newExpectations(time.Now),
+		exp:      expectations.New(time.Now),
 		recorder: opts.Recorder,
 		log:      opts.Logger,
 		workers:  opts.Workers,
@@ -212,7 +213,7 @@ func (c *Controller) addPod(obj any) {
 	}
 	if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
 		if key, ok := c.resolveController(pod.Namespace, ref); ok {
-			c.exp.creationObserved(key)
+			c.exp.CreationObserved(key)
 			c.queue.Add(key)
 		}
 		return
@@ -269,7 +270,7 @@ func (c *Controller) deletePod(obj any) {
 	if !ok {
 		return
 	}
-	c.exp.deletionObserved(key, pod.Namespace+"/"+pod.Name)
+	c.exp.DeletionObserved(key, pod.Namespace+"/"+pod.Name)
 	c.queue.Add(key)
 }
 

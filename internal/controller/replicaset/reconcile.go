@@ -44,7 +44,7 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 	}
 	rs, err := c.rsLister.ReplicaSets(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.exp.forget(key)
+		c.exp.Forget(key)
 		return nil
 	}
 	if err != nil {
@@ -52,7 +52,7 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 	}
 	// Read before listing pods: a pod seen after this was counted as
 	// observed already.
-	needsSync := c.exp.satisfied(key)
+	needsSync := c.exp.Satisfied(key)
 	sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
 	if err != nil {
 		// Retrying cannot fix it; validation should have refused it.
@@ -146,11 +146,11 @@ func (c *Controller) manageReplicas(ctx context.Context, rs *appsv1.ReplicaSet, 
 	switch {
 	case diff < 0:
 		n := min(-diff, c.burst)
-		c.exp.expectCreations(key, n)
+		c.exp.ExpectCreations(key, n)
 		created, err := slowStart(n, slowStartInitialBatch, func() error { return c.createPod(ctx, rs) })
 		// Creates never attempted or failed will never be observed.
 		for range n - created {
-			c.exp.creationObserved(key)
+			c.exp.CreationObserved(key)
 		}
 		return err
 	case diff > 0:
@@ -160,14 +160,14 @@ func (c *Controller) manageReplicas(ctx context.Context, rs *appsv1.ReplicaSet, 
 		for i, p := range victims {
 			podKeys[i] = p.Namespace + "/" + p.Name
 		}
-		c.exp.expectDeletions(key, podKeys)
+		c.exp.ExpectDeletions(key, podKeys)
 		errs := make([]error, len(victims))
 		var wg sync.WaitGroup
 		for i, p := range victims {
 			wg.Go(func() {
 				err := c.deletePodOf(ctx, rs, p)
 				if err != nil {
-					c.exp.deletionObserved(key, podKeys[i])
+					c.exp.DeletionObserved(key, podKeys[i])
 				}
 				if err != nil && !apierrors.IsNotFound(err) {
 					errs[i] = err
@@ -195,7 +195,7 @@ func (c *Controller) createPod(ctx context.Context, rs *appsv1.ReplicaSet) error
 		if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 			// Every create will fail until the namespace is gone; this
 			// one will never be observed.
-			c.exp.creationObserved(rs.Namespace + "/" + rs.Name)
+			c.exp.CreationObserved(rs.Namespace + "/" + rs.Name)
 			return nil
 		}
 		c.recorder.Eventf(rs, corev1.EventTypeWarning, eventFailedCreate, "Error creating: %v", err)

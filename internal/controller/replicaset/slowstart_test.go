@@ -4,43 +4,7 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
-	"time"
 )
-
-func TestExpectations(t *testing.T) {
-	now := t0
-	e := newExpectations(func() time.Time { return now })
-	const key = "ns/rs"
-	if !e.satisfied(key) {
-		t.Fatal("nothing expected should be satisfied")
-	}
-	e.expectCreations(key, 2)
-	if e.satisfied(key) {
-		t.Fatal("satisfied with 2 creations outstanding")
-	}
-	e.creationObserved(key)
-	e.creationObserved(key)
-	if !e.satisfied(key) {
-		t.Fatal("not satisfied after both creations were observed")
-	}
-	e.creationObserved(key) // more than expected: no harm
-	e.expectDeletions(key, []string{"ns/a", "ns/b"})
-	e.deletionObserved(key, "ns/a")
-	e.deletionObserved(key, "ns/a") // the update, then the delete event
-	if e.satisfied(key) {
-		t.Fatal("satisfied with ns/b's deletion outstanding")
-	}
-	now = now.Add(expectationsTTL + time.Second)
-	if !e.satisfied(key) {
-		t.Fatal("expectations should expire")
-	}
-	now = t0
-	e.expectCreations(key, 1)
-	e.forget(key)
-	if !e.satisfied(key) {
-		t.Fatal("forgotten expectations should be satisfied")
-	}
-}
 
 func TestSlowStart(t *testing.T) {
 	tests := []struct {

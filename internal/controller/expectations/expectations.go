@@ -1,4 +1,8 @@
-package daemonset
+// Package expectations remembers the pod creations and deletions a
+// controller has asked for but not yet seen in its informer cache, so
+// that a lagging cache cannot make it create or delete twice. Shared by
+// the ReplicaSet, DaemonSet and Job controllers.
+package expectations
 
 import (
 	"sync"
@@ -8,10 +12,10 @@ import (
 // expectationsTTL bounds how long a controller waits for its informer to
 // show what it created or deleted; after that it acts again anyway
 // (upstream uses the same five minutes), so a lost watch event cannot
-// wedge a DaemonSet.
+// wedge its controller.
 const expectationsTTL = 5 * time.Minute
 
-// expectations remember, per DaemonSet key, the pod creations and
+// Expectations remember, per controller key, the pod creations and
 // deletions the controller has asked for but not yet seen in its cache.
 // While any are outstanding the controller does not create or delete
 // again, so a lagging cache cannot make it double-create.
@@ -19,7 +23,7 @@ const expectationsTTL = 5 * time.Minute
 // Creations are counted (pods get generated names); deletions are tracked
 // by pod key, so seeing the same deletion twice (an update with a deletion
 // timestamp, then the delete event) counts once.
-type expectations struct {
+type Expectations struct {
 	mu  sync.Mutex
 	m   map[string]*expectation
 	now func() time.Time
@@ -31,13 +35,14 @@ type expectation struct {
 	at      time.Time
 }
 
-func newExpectations(now func() time.Time) *expectations {
-	return &expectations{m: map[string]*expectation{}, now: now}
+// New returns empty expectations on the given clock.
+func New(now func() time.Time) *Expectations {
+	return &Expectations{m: map[string]*expectation{}, now: now}
 }
 
-// satisfied reports whether key has nothing outstanding, or has waited
+// Satisfied reports whether key has nothing outstanding, or has waited
 // longer than the TTL.
-func (e *expectations) satisfied(key string) bool {
+func (e *Expectations) Satisfied(key string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	x, ok := e.m[key]
@@ -47,17 +52,17 @@ func (e *expectations) satisfied(key string) bool {
 	return (x.adds <= 0 && len(x.deletes) == 0) || e.now().Sub(x.at) > expectationsTTL
 }
 
-// expectCreations records that n pods are about to be created for key,
+// ExpectCreations records that n pods are about to be created for key,
 // replacing whatever was expected before.
-func (e *expectations) expectCreations(key string, n int) {
+func (e *Expectations) ExpectCreations(key string, n int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.m[key] = &expectation{adds: n, at: e.now()}
 }
 
-// expectDeletions records that the pods podKeys are about to be deleted
+// ExpectDeletions records that the pods podKeys are about to be deleted
 // for key, replacing whatever was expected before.
-func (e *expectations) expectDeletions(key string, podKeys []string) {
+func (e *Expectations) ExpectDeletions(key string, podKeys []string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	x := &expectation{deletes: make(map[string]bool, len(podKeys)), at: e.now()}
@@ -67,9 +72,9 @@ func (e *expectations) expectDeletions(key string, podKeys []string) {
 	e.m[key] = x
 }
 
-// creationObserved lowers the creations expected for key by one: a pod was
+// CreationObserved lowers the creations expected for key by one: a pod was
 // seen, or a create failed and will not be seen.
-func (e *expectations) creationObserved(key string) {
+func (e *Expectations) CreationObserved(key string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if x, ok := e.m[key]; ok && x.adds > 0 {
@@ -77,8 +82,8 @@ func (e *expectations) creationObserved(key string) {
 	}
 }
 
-// deletionObserved removes podKey from the deletions expected for key.
-func (e *expectations) deletionObserved(key, podKey string) {
+// DeletionObserved removes podKey from the deletions expected for key.
+func (e *Expectations) DeletionObserved(key, podKey string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if x, ok := e.m[key]; ok {
@@ -86,16 +91,16 @@ func (e *expectations) deletionObserved(key, podKey string) {
 	}
 }
 
-// forget drops everything expected for key (its DaemonSet is gone).
-func (e *expectations) forget(key string) {
+// Forget drops everything expected for key (its owner is gone).
+func (e *Expectations) Forget(key string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.m, key)
 }
 
-// expect records that n pods are about to be created and podKeys deleted
+// Expect records that n pods are about to be created and podKeys deleted
 // for key, replacing whatever was expected before.
-func (e *expectations) expect(key string, n int, podKeys []string) {
+func (e *Expectations) Expect(key string, n int, podKeys []string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	x := &expectation{adds: n, deletes: make(map[string]bool, len(podKeys)), at: e.now()}

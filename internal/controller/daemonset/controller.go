@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -17,14 +16,13 @@ import (
 	appsinformers "k8s.io/client-go/informers/apps/v1"
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/k1s/k1s/internal/controller/eventrecorder"
 	"github.com/k1s/k1s/internal/controller/expectations"
 	"github.com/k1s/k1s/internal/controller/worker"
 )
@@ -310,12 +308,9 @@ func (c *Controller) deletePod(obj any) {
 func (c *Controller) Run(ctx context.Context) error {
 	defer c.queue.ShutDown()
 	if c.recorder == nil {
-		// client-go logs event-writing failures through the context's logger.
-		b := record.NewBroadcaster(record.WithContext(logr.NewContextWithSlogLogger(ctx, c.log)))
-		b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
+		var b record.EventBroadcaster
+		b, c.recorder = eventrecorder.New(ctx, c.client.CoreV1(), c.log, component)
 		defer b.Shutdown()
-		c.recorder = b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component}).
-			WithLogger(logr.FromSlogHandler(c.log.Handler()))
 	}
 	c.log.Info("starting daemonset controller", "workers", c.workers)
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {

@@ -11,7 +11,7 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/k1s
 
 # The whole suite: unit, integration (embedded etcd) and end-to-end (real kubectl).
-test: build
+test: deps build
 	K1S_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 25m ./...
 
 test-short:
@@ -27,8 +27,16 @@ bench: build
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeValidate -fuzztime 60s ./internal/apiserver/
 
-# Installs what k1s needs on Debian (root), builds, and starts a cluster.
+# Installs what a node needs from Debian's packages (root): containerd,
+# runc, the CNI plugins, nftables; busybox-static for the tests' images.
+DEB_PACKAGES := containerd runc containernetworking-plugins nftables iptables busybox-static
 deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 	@command -v kubectl >/dev/null || echo "note: kubectl is not installed; k1s does not need it, but you will"
 
 run: deps build

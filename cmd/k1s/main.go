@@ -34,6 +34,10 @@ Commands:
   controller-manager
               run the controllers alone against an api-server
   scheduler   run the scheduler alone against an api-server
+  agent       run a worker node (containerd, kubelet) joined to a server
+  kubelet     run the kubelet alone against an api-server
+  simulate    run hollow nodes (in-memory runtime) for scale tests
+  image       load image tarballs into a node's containerd
   version     print the version
 
 Run 'k1s COMMAND -h' for a command's flags.
@@ -74,6 +78,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runControllerManager(ctx, cmd, args, stderr)
 	case "scheduler":
 		return runScheduler(ctx, cmd, args, stderr)
+	case "agent", "kubelet":
+		return runAgent(ctx, cmd, args, stderr)
+	case "simulate":
+		return runSimulate(ctx, cmd, args, stderr)
+	case "image":
+		return runImage(ctx, args, stdout, stderr)
 	case "version", "--version":
 		v := version.Info()
 		fmt.Fprintf(stdout, "k1s %s (%s)\n", v.GitVersion, v.GoVersion)

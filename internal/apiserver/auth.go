@@ -2,7 +2,9 @@ package apiserver
 
 import (
 	"context"
+	"crypto/subtle"
 	"net/http"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,17 +27,28 @@ func UserFrom(ctx context.Context) (User, bool) {
 // publicPaths are served to anonymous clients.
 var publicPaths = map[string]bool{
 	"/healthz": true, "/livez": true, "/readyz": true, "/version": true,
+	"/cacerts": true,
 }
 
+// NodeTokenUser is who a request bearing the node join token is: the
+// group system:nodes, as upstream's node bootstrap identities.
+var NodeTokenUser = User{Name: "system:node-agent", Groups: []string{"system:authenticated", "system:nodes"}}
+
 // withAuthentication identifies the client by its verified TLS client
-// certificate (CN = user, O = groups). Anonymous requests get 401 except
-// on the public health and version endpoints.
+// certificate (CN = user, O = groups) or by the node join token as a
+// bearer token. Anonymous requests get 401 except on the public health,
+// version and CA endpoints.
 func (s *Server) withAuthentication(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.PeerCertificates) > 0 {
 			c := r.TLS.PeerCertificates[0]
 			u := User{Name: c.Subject.CommonName, Groups: append([]string{"system:authenticated"}, c.Subject.Organization...)}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
+			return
+		}
+		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && s.cfg.NodeToken != "" &&
+			subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.NodeToken)) == 1 {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, NodeTokenUser)))
 			return
 		}
 		if publicPaths[r.URL.Path] || isPublicHealthPath(r.URL.Path) {

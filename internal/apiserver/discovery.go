@@ -73,7 +73,11 @@ func subresourcesOf(r *registry.Resource) []subresource {
 		case "pods":
 			subs = append(subs,
 				subresource{"binding", schema.GroupVersionKind{Version: "v1", Kind: "Binding"}, metav1.Verbs{"create"}},
-				subresource{"eviction", schema.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}, metav1.Verbs{"create"}})
+				subresource{"eviction", schema.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}, metav1.Verbs{"create"}},
+				subresource{"attach", schema.GroupVersionKind{Version: "v1", Kind: "PodAttachOptions"}, metav1.Verbs{"create", "get"}},
+				subresource{"exec", schema.GroupVersionKind{Version: "v1", Kind: "PodExecOptions"}, metav1.Verbs{"create", "get"}},
+				subresource{"log", schema.GroupVersionKind{Version: "v1", Kind: "Pod"}, metav1.Verbs{"get"}},
+				subresource{"portforward", schema.GroupVersionKind{Version: "v1", Kind: "PodPortForwardOptions"}, metav1.Verbs{"create", "get"}})
 		case "namespaces":
 			subs = append(subs, subresource{"finalize", gvk, metav1.Verbs{"update"}})
 		}

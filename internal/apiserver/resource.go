@@ -41,6 +41,12 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info requ
 		}
 	}
 	info.Manager = managerName(r)
+	if isKubeletSubresource(info) {
+		if err := s.serveKubeletProxy(w, r, res, info); err != nil {
+			s.writeError(w, r, err)
+		}
+		return
+	}
 	var err error
 	switch info.Verb {
 	case "get":

@@ -58,6 +58,17 @@ type Config struct {
 	KubernetesService *KubernetesService
 	// Transformer for secrets at rest (optional).
 	SecretTransformer etcd3.Transformer
+	// KubeletClientTLS is used to reach kubelets for pods/log, exec,
+	// attach and portforward: it carries the api-server's client
+	// certificate. Without RootCAs, kubelet serving certificates are not
+	// verified (upstream's default without --kubelet-certificate-authority).
+	KubeletClientTLS *tls.Config
+	// NodeToken, if set, is a bearer token that authenticates node agents
+	// (NodeTokenUser).
+	NodeToken string
+	// CACertPEM, if set, is served at /cacerts without authentication:
+	// joining agents fetch it and check it against their token.
+	CACertPEM []byte
 }
 
 func (c *Config) validate() error {
@@ -101,6 +112,7 @@ type Server struct {
 	// nsWriteRev is the revision of this server's latest namespace write.
 	nsWriteRev atomic.Int64
 	listener   net.Listener
+	kubelet    *kubeletClient
 }
 
 // resource is a registry entry with its store.
@@ -128,6 +140,7 @@ func New(cfg Config) (*Server, error) {
 		resources: map[schema.GroupVersionResource]*resource{},
 		byKind:    map[schema.GroupVersionKind]*resource{},
 		byType:    map[reflect.Type]*resource{},
+		kubelet:   newKubeletClient(cfg.KubeletClientTLS),
 	}
 	protoInfo, ok := runtime.SerializerInfoForMediaType(cfg.Scheme.Codecs.SupportedMediaTypes(), mediaProtobuf)
 	if !ok {
@@ -303,6 +316,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/livez/", s.serveHealth)
 	mux.HandleFunc("/readyz/", s.serveReady)
 	mux.HandleFunc("/version", s.serveVersion)
+	mux.HandleFunc("/cacerts", s.serveCACerts)
 	if s.cfg.OpenAPI != nil {
 		mux.Handle("/openapi/", s.cfg.OpenAPI)
 	}
@@ -311,6 +325,17 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/apis", s.serveAPI)
 	mux.HandleFunc("/apis/", s.serveAPI)
 	return s.withRecovery(s.withAuthentication(mux))
+}
+
+// serveCACerts returns the cluster CA (public information) for agents
+// joining with a token.
+func (s *Server) serveCACerts(w http.ResponseWriter, r *http.Request) {
+	if len(s.cfg.CACertPEM) == 0 {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Write(s.cfg.CACertPEM)
 }
 
 // withRecovery turns a handler panic into a logged 500 Status instead of a

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/k1s/k1s/internal/apiserver"
 	"github.com/k1s/k1s/internal/etcd"
+	"github.com/k1s/k1s/internal/nodetoken"
 	"github.com/k1s/k1s/internal/openapi"
 	"github.com/k1s/k1s/internal/pki"
 	"github.com/k1s/k1s/internal/registry"
@@ -51,6 +53,11 @@ type Options struct {
 	DisableControllerManager bool
 	// DisableScheduler runs no scheduler in this process.
 	DisableScheduler bool
+	// NodeName names this machine's node (default: the hostname).
+	NodeName string
+	// Agent configures this machine's node agent (unless DisableAgent);
+	// its data dir defaults to DATA_DIR/agent.
+	Agent AgentOptions
 }
 
 func (o *Options) defaults() error {
@@ -105,6 +112,11 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("cluster certificates: %w", err)
 	}
 
+	token, err := nodetoken.Ensure(o.DataDir, bundle.CACertPEM)
+	if err != nil {
+		return fmt.Errorf("node token: %w", err)
+	}
+
 	g, ctx := errgroup.WithContext(ctx)
 	var client *clientv3.Client
 	if len(o.EtcdServers) > 0 {
@@ -150,10 +162,23 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("openapi: %w", err)
 	}
+	kubeletClientCert, kubeletClientKey, err := bundle.IssueClientCert("kube-apiserver-kubelet-client", []string{pki.AdminGroup}, 365*24*time.Hour)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("kubelet client certificate: %w", err)
+	}
+	kubeletClientPair, err := tls.X509KeyPair(kubeletClientCert, kubeletClientKey)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("kubelet client certificate: %w", err)
+	}
 	api, err = apiserver.New(apiserver.Config{
 		Etcd: client, Resources: resources, Scheme: sch, OpenAPI: oa,
 		Listener: ln, TLS: bundle.ServingTLSConfig(), Logger: log.With("component", "apiserver"),
-		Version: version.Info(),
+		Version:          version.Info(),
+		KubeletClientTLS: &tls.Config{Certificates: []tls.Certificate{kubeletClientPair}, MinVersion: tls.VersionTLS12},
+		NodeToken:        nodetoken.Secret(token),
+		CACertPEM:        bundle.CACertPEM,
 		KubernetesService: &apiserver.KubernetesService{
 			ClusterIP: firstIP(serviceCIDR).String(),
 			Address:   kubeconfigHost(o.BindAddress),
@@ -196,6 +221,14 @@ func Run(ctx context.Context, o Options) error {
 				return nil
 			}
 			return runControllerManager(ctx, o, bundle, url)
+		})
+	}
+	if !o.DisableAgent {
+		g.Go(func() error {
+			if err := api.WaitReady(ctx); err != nil {
+				return nil
+			}
+			return runAgent(ctx, o, bundle, url)
 		})
 	}
 	return g.Wait()

@@ -1,0 +1,261 @@
+package agent
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/k1s/k1s/internal/containerd"
+	"github.com/k1s/k1s/internal/controller/eventrecorder"
+	"github.com/k1s/k1s/internal/kubelet"
+	"github.com/k1s/k1s/internal/kubelet/kubeletserver"
+	"github.com/k1s/k1s/internal/runtime/cri"
+)
+
+// Options configure a node agent.
+type Options struct {
+	// Config reaches the api-server with the node's identity. Required.
+	Config   *rest.Config
+	NodeName string // default: the hostname
+	// DataDir holds containerd's and the kubelet's state. Default
+	// /var/lib/k1s/agent.
+	DataDir string
+	// ContainerRuntimeEndpoint, if set (unix:///...), is used instead of
+	// a private containerd child.
+	ContainerRuntimeEndpoint string
+	// NodeIP is the address advertised and served on; default: the first
+	// non-loopback address.
+	NodeIP string
+	// KubeletPort is the kubelet's HTTPS port (default 10250; -1 picks a
+	// free one, for tests and several nodes on one host).
+	KubeletPort int
+	// PodCIDR, if set, is this node's pod range; otherwise the node's
+	// spec.podCIDR (allocated by the controller-manager) is used.
+	PodCIDR string
+	// NetNSPath runs containerd in that network namespace (extra nodes
+	// on one machine).
+	NetNSPath  string
+	ClusterDNS []string
+	// CgroupRoot is the cgroupfs parent of pod cgroups (default /k1s).
+	CgroupRoot string
+	Log        *slog.Logger
+	// OnReady, if set, is called once the node is registered.
+	OnReady func()
+}
+
+func (o *Options) defaults() error {
+	if o.Config == nil {
+		return errors.New("agent: no api-server configuration")
+	}
+	if o.NodeName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("agent: --node-name not given and no hostname: %w", err)
+		}
+		o.NodeName = h
+	}
+	if o.DataDir == "" {
+		o.DataDir = "/var/lib/k1s/agent"
+	}
+	abs, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return err
+	}
+	o.DataDir = abs
+	if o.KubeletPort == 0 {
+		o.KubeletPort = 10250
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	return nil
+}
+
+// Run runs the node until ctx ends.
+func Run(ctx context.Context, o Options) error {
+	if err := o.defaults(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	log := o.Log
+	g, ctx := errgroup.WithContext(ctx)
+
+	endpoint := o.ContainerRuntimeEndpoint
+	var ctrd *containerd.Containerd
+	if endpoint == "" {
+		var err error
+		ctrd, err = containerd.New(containerd.Options{
+			DataDir: o.DataDir, PodCIDR: o.PodCIDR,
+			StreamAddress: streamAddress(o.NodeIP), NetNSPath: o.NetNSPath,
+			Log: log.With("component", "containerd"),
+		})
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return ctrd.Run(ctx) })
+		if err := ctrd.WaitReady(ctx); err != nil {
+			cerr := g.Wait()
+			return errors.Join(fmt.Errorf("containerd: %w", err), cerr)
+		}
+		endpoint = ctrd.Endpoint()
+	}
+	rt, err := cri.New(endpoint)
+	if err != nil {
+		return errors.Join(err, g.Wait())
+	}
+	defer rt.Close()
+
+	client, err := kubernetes.NewForConfig(o.Config)
+	if err != nil {
+		return err
+	}
+	nodeIP := o.NodeIP
+	bind := nodeIP
+	if bind == "" {
+		bind = "0.0.0.0"
+	}
+	port := o.KubeletPort
+	if port < 0 {
+		port = 0
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(bind, strconv.Itoa(port)))
+	if err != nil {
+		return errors.Join(fmt.Errorf("kubelet server: %w", err), g.Wait())
+	}
+	events, recorder := eventrecorder.New(ctx, client.CoreV1(), log, "kubelet")
+	defer events.Shutdown()
+	var onCIDR func(string)
+	if ctrd != nil {
+		onCIDR = func(cidr string) {
+			if err := ctrd.SetPodCIDR(cidr); err != nil {
+				log.Error("writing CNI configuration", "cidr", cidr, "err", err)
+			}
+		}
+	}
+	kl, err := kubelet.New(kubelet.Options{
+		NodeName: o.NodeName, Client: client, Runtime: rt,
+		RootDir: filepath.Join(o.DataDir, "kubelet"), NodeIP: nodeIP,
+		Port: ln.Addr().(*net.TCPAddr).Port, PodCIDR: o.PodCIDR,
+		ClusterDNS: o.ClusterDNS, Recorder: recorder, OnPodCIDR: onCIDR, CgroupRoot: o.CgroupRoot,
+		Log: log.With("component", "kubelet"),
+	})
+	if err != nil {
+		ln.Close()
+		return errors.Join(err, g.Wait())
+	}
+	tlsCfg, err := servingTLS(filepath.Join(o.DataDir, "kubelet"), o.NodeName, nodeIP)
+	if err != nil {
+		ln.Close()
+		return errors.Join(err, g.Wait())
+	}
+	srvOpts := kubeletserver.Options{Pods: kl, Runtime: rt, TLS: tlsCfg, Log: log.With("component", "kubelet-server")}
+	if len(o.Config.CAData) > 0 {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(o.Config.CAData)
+		srvOpts.ClientCAs = pool
+	}
+	srv, err := kubeletserver.New(srvOpts)
+	if err != nil {
+		ln.Close()
+		return errors.Join(err, g.Wait())
+	}
+	g.Go(func() error { return srv.Serve(ctx, ln) })
+	g.Go(func() error { return kl.Run(ctx) })
+	g.Go(func() error {
+		select {
+		case <-kl.Ready():
+			log.Info("node ready", "node", o.NodeName, "runtime", endpoint)
+			if o.OnReady != nil {
+				o.OnReady()
+			}
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+func streamAddress(nodeIP string) string {
+	if nodeIP == "" {
+		return "127.0.0.1"
+	}
+	return nodeIP
+}
+
+// servingTLS loads or creates the kubelet's self-signed serving
+// certificate. The api-server does not verify it (upstream's default
+// without --kubelet-certificate-authority).
+func servingTLS(dir, nodeName, nodeIP string) (*tls.Config, error) {
+	certFile, keyFile := filepath.Join(dir, "serving.crt"), filepath.Join(dir, "serving.key")
+	if pair, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil {
+		if leaf, err := x509.ParseCertificate(pair.Certificate[0]); err == nil && time.Until(leaf.NotAfter) > 24*time.Hour {
+			return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: nodeName + "@kubelet"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().AddDate(1, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{nodeName, "localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	if ip := net.ParseIP(nodeIP); ip != nil {
+		tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(certFile, certPEM, 0o644); err != nil {
+		return nil, err
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
+}
+

@@ -1,0 +1,167 @@
+package hollow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/k1s/k1s/internal/kubelet"
+	"github.com/k1s/k1s/internal/kubelet/volume"
+	"github.com/k1s/k1s/internal/runtime/fake"
+)
+
+// Options configure a set of hollow nodes.
+type Options struct {
+	Config *rest.Config // reaches the api-server; required
+	Nodes  int          // how many (required, > 0)
+	// NamePrefix names nodes <prefix>-<i> (default "hollow").
+	NamePrefix string
+	// Capacity of each node (default cpu 4, memory 16Gi, pods 110).
+	Capacity corev1.ResourceList
+	// NodesPerConnection shares one api-server connection (default 100).
+	NodesPerConnection int
+	// RootDir holds the kubelets' (nearly empty) pod directories.
+	RootDir string
+	// OnReady, if set, is called once every node is registered.
+	OnReady func()
+	Log     *slog.Logger
+}
+
+// Run runs the nodes until ctx ends.
+func Run(ctx context.Context, o Options) error {
+	if o.Config == nil || o.Nodes <= 0 {
+		return errors.New("hollow: a config and a positive node count are required")
+	}
+	if o.NamePrefix == "" {
+		o.NamePrefix = "hollow"
+	}
+	if o.NodesPerConnection <= 0 {
+		o.NodesPerConnection = 100
+	}
+	if o.Capacity == nil {
+		o.Capacity = corev1.ResourceList{
+			corev1.ResourceCPU:              resource.MustParse("4"),
+			corev1.ResourceMemory:           resource.MustParse("16Gi"),
+			corev1.ResourcePods:             resource.MustParse("110"),
+			corev1.ResourceEphemeralStorage: resource.MustParse("100Gi"),
+		}
+	}
+	if o.RootDir == "" {
+		dir, err := os.MkdirTemp("", "k1s-hollow")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		o.RootDir = dir
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	var clients []kubernetes.Interface
+	for i := 0; i < o.Nodes; i += o.NodesPerConnection {
+		cfg := rest.CopyConfig(o.Config)
+		cfg.QPS, cfg.Burst = -1, 0 // the api-server's own limits apply
+		// A wrapped transport is never shared from client-go's cache:
+		// each group gets its own connection.
+		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return rt }
+		c, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return err
+		}
+		clients = append(clients, c)
+	}
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: clients[0].CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	ready := make(chan struct{}, o.Nodes)
+	for i := range o.Nodes {
+		name := fmt.Sprintf("%s-%d", o.NamePrefix, i)
+		rt, err := fake.New(fake.Options{PodCIDR: podCIDR(i)})
+		if err != nil {
+			return err
+		}
+		kl, err := kubelet.New(kubelet.Options{
+			NodeName: name, Client: clients[i/o.NodesPerConnection], Runtime: rt,
+			RootDir: filepath.Join(o.RootDir, name), NodeIP: "127.0.0.1", PodCIDR: podCIDR(i),
+			Capacity: o.Capacity, Reserved: corev1.ResourceList{},
+			Labels:  map[string]string{"k1s.io/hollow": "true"},
+			Volumes: noVolumes{}, Prober: okProber{}, CgroupRoot: "-",
+			Workers: 1, RelistPeriod: 5 * time.Second,
+			Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: name}),
+			Log:      o.Log,
+		})
+		if err != nil {
+			return err
+		}
+		wg.Go(func() {
+			if err := kl.Run(ctx); err != nil && ctx.Err() == nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				mu.Unlock()
+			}
+		})
+		wg.Go(func() {
+			select {
+			case <-kl.Ready():
+				ready <- struct{}{}
+			case <-ctx.Done():
+			}
+		})
+	}
+	go func() {
+		for range o.Nodes {
+			select {
+			case <-ready:
+			case <-ctx.Done():
+				return
+			}
+		}
+		o.Log.Info("hollow nodes ready", "nodes", o.Nodes)
+		if o.OnReady != nil {
+			o.OnReady()
+		}
+	}()
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// podCIDR gives node i a /24 of 10.64.0.0/10 (16,384 nodes).
+func podCIDR(i int) string {
+	return fmt.Sprintf("10.%d.%d.0/24", 64+i/256%64, i%256)
+}
+
+// noVolumes mounts nothing: hollow pods run no processes.
+type noVolumes struct{}
+
+func (noVolumes) SetUp(context.Context, *corev1.Pod, string) (volume.Volumes, error) {
+	return volume.Volumes{}, nil
+}
+func (noVolumes) TearDown(context.Context, types.UID) error                { return nil }
+func (noVolumes) CleanupOrphans(context.Context, map[types.UID]bool) error { return nil }
+
+// okProber answers every network probe and hook as successful.
+type okProber struct{}
+
+func (okProber) HTTPGet(context.Context, string, []corev1.HTTPHeader) (bool, string, error) {
+	return true, "", nil
+}
+func (okProber) TCP(context.Context, string) (bool, string, error) { return true, "", nil }

@@ -1,0 +1,46 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/k1s/k1s/internal/agent"
+	"github.com/k1s/k1s/internal/pki"
+)
+
+// runAgent runs this machine's own node against the local api-server, as
+// system:node:NAME in system:nodes, with its state under DATA_DIR/agent.
+func runAgent(ctx context.Context, o Options, bundle *pki.Bundle, url string) error {
+	name := o.NodeName
+	if name == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("agent: no hostname: %w", err)
+		}
+		name = h
+	}
+	cert, key, err := bundle.IssueClientCert("system:node:"+name, []string{"system:nodes"}, 365*24*time.Hour)
+	if err != nil {
+		return fmt.Errorf("agent credentials: %w", err)
+	}
+	ao := o.Agent
+	ao.Config = &rest.Config{
+		Host:            url,
+		TLSClientConfig: rest.TLSClientConfig{CAData: bundle.CACertPEM, CertData: cert, KeyData: key},
+	}
+	ao.NodeName = name
+	if ao.DataDir == "" {
+		ao.DataDir = filepath.Join(o.DataDir, "agent")
+	}
+	ao.Log = o.Logger.With("component", "agent")
+	return agent.Run(ctx, ao)
+}
+
+// AgentOptions are the node agent's settings `k1s server` passes on
+// (Config, NodeName and Log are filled in by the server).
+type AgentOptions = agent.Options

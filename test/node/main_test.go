@@ -1,0 +1,243 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/k1s/k1s/internal/agent"
+	"github.com/k1s/k1s/internal/image"
+	"github.com/k1s/k1s/internal/nodetoken"
+	"github.com/k1s/k1s/internal/server"
+)
+
+const (
+	nodeName   = "e2e-node"
+	busybox    = "k1s.local/busybox:e2e"
+	cgroupRoot = "/k1s-e2e"
+)
+
+var (
+	kubeconfig string
+	serverURL  string
+	token      string
+	agentDir   string
+	skipReason string
+	stopAgent  func()
+)
+
+func TestMain(m *testing.M) {
+	if reason := missing(); reason != "" {
+		fmt.Println("node e2e: skipped:", reason)
+		skipReason = reason
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "k1s-node-")
+	if err != nil {
+		panic(err)
+	}
+	code := run(m, dir)
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// missing names what the machine lacks for these tests.
+func missing() string {
+	if os.Geteuid() != 0 {
+		return "not root"
+	}
+	for _, bin := range []string{"containerd", "runc", "ctr", "kubectl"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return bin + " not installed"
+		}
+	}
+	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
+		return "CNI plugins not installed"
+	}
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		return "busybox-static not installed"
+	}
+	return ""
+}
+
+func logger() *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("K1S_TEST_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+func run(m *testing.M, dir string) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- server.Run(ctx, server.Options{
+			DataDir: filepath.Join(dir, "server"), HTTPSPort: 0, DisableAgent: true,
+			NodeMonitorGracePeriod: 40 * time.Second,
+			Logger:                 logger(),
+			OnReady:                func(k string) { ready <- k },
+		})
+	}()
+	select {
+	case kubeconfig = <-ready:
+	case err := <-done:
+		fmt.Println("node e2e: server failed:", err)
+		return 1
+	case <-time.After(60 * time.Second):
+		fmt.Println("node e2e: server not ready after 60s")
+		return 1
+	}
+	defer func() { cancel(); <-done }()
+	b, err := os.ReadFile(filepath.Join(dir, "server", nodetoken.FileName))
+	if err != nil {
+		fmt.Println("node e2e: no node token:", err)
+		return 1
+	}
+	token = strings.TrimSpace(string(b))
+	serverURL = serverFromKubeconfig(kubeconfig)
+	agentDir = filepath.Join(dir, "agent")
+	stop, err := startAgent(ctx)
+	if err != nil {
+		fmt.Println("node e2e: agent:", err)
+		return 1
+	}
+	stopAgent = stop
+	defer func() { stopAgent() }()
+	img, err := image.BusyboxImage(busybox)
+	if err != nil {
+		fmt.Println("node e2e: building busybox image:", err)
+		return 1
+	}
+	lctx, lcancel := context.WithTimeout(ctx, 60*time.Second)
+	defer lcancel()
+	if err := image.LoadImage(lctx, filepath.Join(agentDir, "containerd", "containerd.sock"), "k8s.io", busybox, img); err != nil {
+		fmt.Println("node e2e: loading busybox image:", err)
+		return 1
+	}
+	code := m.Run()
+	// Leave nothing behind: every pod of the tests' namespaces goes.
+	kubectlRaw(context.Background(), "", "delete", "pods", "--all", "--all-namespaces", "--grace-period=0", "--force", "--wait=true")
+	return code
+}
+
+// startAgent runs the node agent (joining with the node token) until the
+// returned stop is called; stop waits for it.
+func startAgent(ctx context.Context) (func(), error) {
+	cfg, err := nodetoken.Config(ctx, serverURL, token)
+	if err != nil {
+		return nil, err
+	}
+	actx, cancel := context.WithCancel(ctx)
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- agent.Run(actx, agent.Options{
+			Config: cfg, NodeName: nodeName, DataDir: agentDir, NodeIP: "127.0.0.1",
+			KubeletPort: -1, PodCIDR: "10.42.200.0/24", CgroupRoot: cgroupRoot,
+			Log: logger(), OnReady: func() { close(ready) },
+		})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		cancel()
+		return nil, fmt.Errorf("agent stopped: %v", err)
+	case <-time.After(90 * time.Second):
+		cancel()
+		return nil, fmt.Errorf("agent not ready after 90s")
+	}
+	stopped := false
+	return func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			fmt.Println("node e2e: agent:", err)
+		}
+	}, nil
+}
+
+func serverFromKubeconfig(path string) string {
+	b, _ := os.ReadFile(path)
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "server: "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func needNode(t *testing.T) {
+	t.Helper()
+	if skipReason != "" {
+		t.Skip(skipReason)
+	}
+}
+
+func kubectlRaw(ctx context.Context, stdin string, args ...string) (string, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	return stdout.String(), stderr.String(), err
+}
+
+func mustKubectl(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	out, errOut, err := kubectlRaw(context.Background(), stdin, args...)
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+func eventually(t *testing.T, timeout time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met after %v: %v", timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// jsonpath reads one field of an object with kubectl.
+func jsonpath(t *testing.T, kind, name, path string) string {
+	t.Helper()
+	out, _, err := kubectlRaw(context.Background(), "", "get", kind, name, "-o", "jsonpath="+path)
+	if err != nil {
+		return ""
+	}
+	return out
+}
+
+// waitJSONPath polls a field until it equals want.
+func waitJSONPath(t *testing.T, timeout time.Duration, kind, name, path, want string) {
+	t.Helper()
+	eventually(t, timeout, func() error {
+		if got := jsonpath(t, kind, name, path); got != want {
+			return fmt.Errorf("%s/%s %s = %q, want %q", kind, name, path, got, want)
+		}
+		return nil
+	})
+}

@@ -154,6 +154,8 @@ func runControllerManager(ctx context.Context, name string, args []string, stder
 	fs.StringVar(&o.Identity, "identity", "", "name of this process in the lease (default HOSTNAME_RANDOM)")
 	fs.DurationVar(&o.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may stay silent before it is marked Unknown and tainted unreachable")
 	fs.Int64Var(&o.DefaultTolerationSeconds, "default-not-ready-toleration-seconds", 300, "how long pods without their own toleration stay on a not-ready or unreachable node")
+	fs.IntVar(&o.TerminatedPodGCThreshold, "terminated-pod-gc-threshold", 12500, "terminated pods kept before the oldest are deleted (<= 0 disables)")
+	fs.StringVar(&o.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "pod address range; each node gets a /24 of it")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -171,6 +173,9 @@ func runControllerManager(ctx context.Context, name string, args []string, stder
 	log, err := newLogger(stderr, logLevel)
 	if err != nil {
 		return err
+	}
+	if o.TerminatedPodGCThreshold <= 0 {
+		o.TerminatedPodGCThreshold = -1 // upstream: <= 0 disables
 	}
 	o.Kubeconfig, o.Logger = cfg, log
 	return controllermanager.Run(ctx, o)

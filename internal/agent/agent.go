@@ -258,4 +258,3 @@ func servingTLS(dir, nodeName, nodeIP string) (*tls.Config, error) {
 	}
 	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
 }
-

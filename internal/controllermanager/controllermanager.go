@@ -47,6 +47,15 @@ type Options struct {
 	// DefaultTolerationSeconds is how long pods without a toleration for
 	// not-ready or unreachable stay on such a node; default 300.
 	DefaultTolerationSeconds int64
+	// TerminatedPodGCThreshold is how many terminated pods may exist
+	// before the pod garbage collector deletes the oldest, as
+	// --terminated-pod-gc-threshold; 0 means the default 12500, negative
+	// disables (cmd maps the flag's values <= 0 to -1, as upstream's
+	// "<= 0 disables").
+	TerminatedPodGCThreshold int
+	// ClusterCIDR is the pod address range nodes get their pod CIDRs
+	// (/24 each) from; default 10.42.0.0/16.
+	ClusterCIDR string
 }
 
 func (o *Options) defaults() error {
@@ -55,6 +64,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.TerminatedPodGCThreshold == 0 {
+		o.TerminatedPodGCThreshold = 12500
 	}
 	if o.Identity == "" {
 		host, err := os.Hostname()

@@ -15,6 +15,7 @@ import (
 	"github.com/k1s/k1s/internal/controller/garbagecollector"
 	"github.com/k1s/k1s/internal/controller/job"
 	"github.com/k1s/k1s/internal/controller/namespace"
+	"github.com/k1s/k1s/internal/controller/nodeipam"
 	"github.com/k1s/k1s/internal/controller/nodelifecycle"
 	"github.com/k1s/k1s/internal/controller/podgc"
 	"github.com/k1s/k1s/internal/controller/replicaset"
@@ -55,6 +56,7 @@ func controllers() []controller {
 		{"garbagecollector", startGarbageCollector},
 		{"serviceaccount", startServiceAccountController},
 		{"podgc", startPodGC},
+		{"nodeipam", startNodeIPAMController},
 		{"nodelifecycle", startNodeLifecycleController},
 		{"endpoints", startEndpointsController},
 		{"endpointslice", startEndpointSliceController},
@@ -103,12 +105,27 @@ func startServiceAccountController(_ context.Context, cc *controllerContext) err
 	return nil
 }
 
+func startNodeIPAMController(_ context.Context, cc *controllerContext) error {
+	c, err := nodeipam.New(nodeipam.Options{
+		Client:      cc.Client,
+		Nodes:       cc.Informers.Core().V1().Nodes(),
+		ClusterCIDR: cc.Options.ClusterCIDR,
+		Logger:      cc.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	cc.run(c.Run)
+	return nil
+}
+
 func startPodGC(_ context.Context, cc *controllerContext) error {
 	c, err := podgc.New(podgc.Options{
-		Client: cc.Client,
-		Pods:   cc.Informers.Core().V1().Pods(),
-		Nodes:  cc.Informers.Core().V1().Nodes(),
-		Logger: cc.Logger,
+		Client:                 cc.Client,
+		Pods:                   cc.Informers.Core().V1().Pods(),
+		Nodes:                  cc.Informers.Core().V1().Nodes(),
+		Logger:                 cc.Logger,
+		TerminatedPodThreshold: cc.Options.TerminatedPodGCThreshold,
 	})
 	if err != nil {
 		return err
@@ -196,6 +213,7 @@ func startDaemonSetController(_ context.Context, cc *controllerContext) error {
 		DaemonSets: cc.Informers.Apps().V1().DaemonSets(),
 		Pods:       cc.Informers.Core().V1().Pods(),
 		Nodes:      cc.Informers.Core().V1().Nodes(),
+		Revisions:  cc.Informers.Apps().V1().ControllerRevisions(),
 		Logger:     cc.Logger,
 	})
 	if err != nil {
@@ -228,6 +246,7 @@ func startStatefulSetController(_ context.Context, cc *controllerContext) error 
 		StatefulSets: cc.Informers.Apps().V1().StatefulSets(),
 		Pods:         cc.Informers.Core().V1().Pods(),
 		Claims:       cc.Informers.Core().V1().PersistentVolumeClaims(),
+		Revisions:    cc.Informers.Apps().V1().ControllerRevisions(),
 		Logger:       cc.Logger,
 	})
 	if err != nil {

@@ -40,7 +40,7 @@ func BenchmarkPodStartup(b *testing.B) {
 
 // startPods creates n pods, at most conc at a time, and returns each
 // one's create -> Running latency; it deletes them afterwards.
-func startPods(b *testing.B, client kubernetes.Interface, prefix string, n, conc int) []time.Duration {
+func startPods(b testing.TB, client kubernetes.Interface, prefix string, n, conc int) []time.Duration {
 	ctx := context.Background()
 	ns := fmt.Sprintf("bench-%s-%d", prefix, time.Now().UnixNano())
 	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {

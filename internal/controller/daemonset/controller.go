@@ -24,6 +24,7 @@ import (
 
 	"github.com/k1s/k1s/internal/controller/eventrecorder"
 	"github.com/k1s/k1s/internal/controller/expectations"
+	"github.com/k1s/k1s/internal/controller/history"
 	"github.com/k1s/k1s/internal/controller/worker"
 )
 
@@ -43,10 +44,11 @@ const (
 
 // Options configure a Controller.
 type Options struct {
-	Client     kubernetes.Interface            // required
-	DaemonSets appsinformers.DaemonSetInformer // required
-	Pods       coreinformers.PodInformer       // required
-	Nodes      coreinformers.NodeInformer      // required
+	Client     kubernetes.Interface                     // required
+	DaemonSets appsinformers.DaemonSetInformer          // required
+	Pods       coreinformers.PodInformer                // required
+	Nodes      coreinformers.NodeInformer               // required
+	Revisions  appsinformers.ControllerRevisionInformer // required
 	// Recorder records Events; default: a broadcaster writing core/v1
 	// Events through Client, started by Run.
 	Recorder record.EventRecorder
@@ -55,6 +57,11 @@ type Options struct {
 	// BurstReplicas caps the pods created or deleted in one reconcile
 	// (default 250, as upstream); the rest follow in the next ones.
 	BurstReplicas int
+	// FailedPodsBackoffBase and FailedPodsBackoffMax space out the
+	// replacement of a node's failed daemon pods (defaults 1s and 15m, as
+	// upstream): the delay starts at the base and doubles per failure.
+	FailedPodsBackoffBase time.Duration
+	FailedPodsBackoffMax  time.Duration
 	// RateLimiter paces retries of a failing DaemonSet; default
 	// client-go's controller rate limiter.
 	RateLimiter workqueue.TypedRateLimiter[string]
@@ -70,6 +77,10 @@ func (o *Options) validate() error {
 		return errors.New("daemonset controller: Pods informer is required")
 	case o.Nodes == nil:
 		return errors.New("daemonset controller: Nodes informer is required")
+	case o.Revisions == nil:
+		return errors.New("daemonset controller: Revisions informer is required")
+	case o.FailedPodsBackoffBase < 0 || o.FailedPodsBackoffMax < 0:
+		return errors.New("daemonset controller: negative failed pods backoff")
 	case o.Workers < 0:
 		return fmt.Errorf("daemonset controller: Workers %d is negative", o.Workers)
 	case o.BurstReplicas < 0:
@@ -84,6 +95,12 @@ func (o *Options) validate() error {
 	if o.BurstReplicas == 0 {
 		o.BurstReplicas = 250
 	}
+	if o.FailedPodsBackoffBase == 0 {
+		o.FailedPodsBackoffBase = time.Second
+	}
+	if o.FailedPodsBackoffMax == 0 {
+		o.FailedPodsBackoffMax = 15 * time.Minute
+	}
 	if o.RateLimiter == nil {
 		o.RateLimiter = workqueue.DefaultTypedControllerRateLimiter[string]()
 	}
@@ -95,6 +112,9 @@ type Controller struct {
 	client     kubernetes.Interface
 	dsLister   appslisters.DaemonSetLister
 	nodeLister corelisters.NodeLister
+	revLister  appslisters.ControllerRevisionLister
+	history    history.Store
+	failed     *failureBackoff
 	podIndexer cache.Indexer
 	synced     []cache.InformerSynced
 	queue      workqueue.TypedRateLimitingInterface[string]
@@ -116,8 +136,12 @@ func New(opts Options) (*Controller, error) {
 		client:     opts.Client,
 		dsLister:   opts.DaemonSets.Lister(),
 		nodeLister: opts.Nodes.Lister(),
+		revLister:  opts.Revisions.Lister(),
+		history:    history.Store{Client: opts.Client.AppsV1()},
+		failed:     newFailureBackoff(opts.FailedPodsBackoffBase, opts.FailedPodsBackoffMax),
 		synced: []cache.InformerSynced{opts.DaemonSets.Informer().HasSynced,
-			opts.Pods.Informer().HasSynced, opts.Nodes.Informer().HasSynced},
+			opts.Pods.Informer().HasSynced, opts.Nodes.Informer().HasSynced,
+			opts.Revisions.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(opts.RateLimiter,
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "daemonset"}),
 		exp:      expectations.New(time.Now),

@@ -25,14 +25,19 @@ import (
 
 // startController runs a DaemonSet controller using client until the
 // test ends.
-func startController(t *testing.T, client kubernetes.Interface) {
+func startController(t *testing.T, client kubernetes.Interface, configure ...func(*daemonset.Options)) {
 	t.Helper()
 	factory := informers.NewSharedInformerFactory(client, 0)
-	c, err := daemonset.New(daemonset.Options{
+	opts := daemonset.Options{
 		Client: client, DaemonSets: factory.Apps().V1().DaemonSets(),
 		Pods: factory.Core().V1().Pods(), Nodes: factory.Core().V1().Nodes(),
-		Logger: testLogger(),
-	})
+		Revisions: factory.Apps().V1().ControllerRevisions(),
+		Logger:    testLogger(),
+	}
+	for _, f := range configure {
+		f(&opts)
+	}
+	c, err := daemonset.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

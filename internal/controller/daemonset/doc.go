@@ -29,19 +29,31 @@
 //     stopped matching released (package claim). Duplicates on one node,
 //     pods on nodes that no longer exist and Failed/Succeeded pods are
 //     deleted (the latter replaced in the next pass).
-//   - Pods carry the template hash in the controller-revision-hash label.
-//     RollingUpdate deletes old-template pods, in node-name order, only
+//   - A node whose daemon pods keep failing is backed off, as upstream:
+//     its failed pod is deleted (Warning Event FailedDaemonPod) and
+//     replaced at once the first time, then only after 1s, 2s, 4s, ... up
+//     to 15 minutes (FailedPodsBackoffBase/Max).
+//   - Every distinct template has a ControllerRevision "<ds>-<hash>"
+//     (package history) owned by the DaemonSet, the newest being the
+//     template's; pods carry its hash in the controller-revision-hash
+//     label, so `kubectl rollout history` and `rollout undo` work.
+//     Revisions no pod uses beyond spec.revisionHistoryLimit (default 10)
+//     are deleted, oldest first.
+//   - RollingUpdate deletes old-template pods, in node-name order, only
 //     while fewer than maxUnavailable eligible nodes lack an available pod
 //     (old pods that are not available go at once); the next pass creates
 //     the new ones. OnDelete replaces a pod only after someone deletes it.
+//   - With rollingUpdate.maxSurge > 0 (then maxUnavailable is not used,
+//     as upstream) a node whose old pod is available gets its new pod
+//     beside it, at most maxSurge nodes at a time, and the old pod goes
+//     once the new one is available; an old pod that is not available is
+//     replaced at once.
 //   - Status (desired/current/updatedNumberScheduled, numberMisscheduled,
 //     numberReady, numberAvailable honouring minReadySeconds,
 //     numberUnavailable, observedGeneration) is written only when it
 //     changes. Events SuccessfulCreate, FailedCreate, SuccessfulDelete and
 //     FailedDelete are recorded on the DaemonSet.
 //
-// It writes no ControllerRevision objects (so `kubectl rollout history`
-// and `rollout undo` of a DaemonSet do not work), does not honour
-// maxSurge, does not wait for a terminating pod before creating its
-// replacement, and does not back off a node whose pods keep failing.
+// It does not wait for a terminating pod before creating its replacement,
+// and does not adopt orphaned ControllerRevisions.
 package daemonset

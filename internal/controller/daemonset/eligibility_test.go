@@ -128,7 +128,7 @@ func TestPlan(t *testing.T) {
 		failed,
 	}
 	states, orphaned := groupByNode(ds, nodes, pods)
-	create, remove := plan(states, orphaned, "h")
+	create, remove := plan(states, orphaned, "h", nil, surging{})
 	if got, want := create, []string{"c"}; !slices.Equal(got, want) {
 		t.Errorf("create = %v, want %v", got, want)
 	}

@@ -1,10 +1,7 @@
 package daemonset
 
 import (
-	"encoding/json"
-	"hash/fnv"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -12,20 +9,20 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/rand"
+
+	"github.com/k1s/k1s/internal/controller/history"
 )
 
-// templateHash names the pod template of ds (and its collision count): pods
-// carry it in the controller-revision-hash label, and a pod whose label
-// differs runs an old template.
+// templateHash is the hash of ds's template as its ControllerRevision
+// names it (with ds's collision count): pods carry it in the
+// controller-revision-hash label, and a pod whose label differs runs an
+// old template.
 func templateHash(ds *appsv1.DaemonSet) string {
-	h := fnv.New32a()
-	b, _ := json.Marshal(&ds.Spec.Template)
-	h.Write(b)
-	if ds.Status.CollisionCount != nil {
-		h.Write([]byte(strconv.FormatInt(int64(*ds.Status.CollisionCount), 10)))
+	data, err := history.Patch(&ds.Spec.Template)
+	if err != nil {
+		return ""
 	}
-	return rand.SafeEncodeString(strconv.FormatUint(uint64(h.Sum32()), 10))
+	return history.Hash(data, ds.Status.CollisionCount)
 }
 
 // targetNode is the node p is bound to, or else the one its required node
@@ -85,19 +82,32 @@ func groupByNode(ds *appsv1.DaemonSet, nodes []*corev1.Node, pods []*corev1.Pod)
 	return states, orphaned
 }
 
+// surging says whether a RollingUpdate with maxSurge is under way, in
+// which a node may run an old pod and a new one side by side.
+type surging struct {
+	on       bool
+	minReady time.Duration
+	now      time.Time
+}
+
 // plan decides the pods to create (by node name) and delete so that each
 // node runs exactly one pod of ds where it should and none where it
 // should not. Failed or succeeded pods are deleted first and replaced in
-// a later pass; of duplicates the pod of the current template that is
-// ready, else the oldest, stays.
-func plan(states []nodeState, orphaned []*corev1.Pod, hash string) (create []string, remove []*corev1.Pod) {
+// a later pass, except failed pods on the nodes in held (backing off),
+// which stay for now. Of duplicates the pod of the current template that
+// is ready, else the oldest, stays; while surging, as upstream, the
+// oldest new pod and the oldest old pod may both stay, the old one only
+// while it is ready and the new one not yet available.
+func plan(states []nodeState, orphaned []*corev1.Pod, hash string, held map[string]bool, surge surging) (create []string, remove []*corev1.Pod) {
 	remove = append(remove, orphaned...)
 	for _, s := range states {
 		var live []*corev1.Pod
 		for _, p := range s.pods {
-			if p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded {
+			switch {
+			case p.Status.Phase == corev1.PodFailed && held[s.name]:
+			case p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded:
 				remove = append(remove, p)
-			} else {
+			default:
 				live = append(live, p)
 			}
 		}
@@ -106,6 +116,22 @@ func plan(states []nodeState, orphaned []*corev1.Pod, hash string) (create []str
 			remove = append(remove, live...)
 		case len(live) == 0 && len(s.pods) == 0 && s.placement.shouldRun:
 			create = append(create, s.name)
+		case len(live) > 1 && surge.on:
+			var oldestNew, oldestOld *corev1.Pod
+			for _, p := range live { // oldest first
+				switch {
+				case p.Labels[appsv1.DefaultDaemonSetUniqueLabelKey] == hash && oldestNew == nil:
+					oldestNew = p
+				case p.Labels[appsv1.DefaultDaemonSetUniqueLabelKey] != hash && oldestOld == nil:
+					oldestOld = p
+				default:
+					remove = append(remove, p)
+				}
+			}
+			if oldestNew != nil && oldestOld != nil &&
+				(!podReady(oldestOld) || podAvailable(oldestNew, surge.minReady, surge.now)) {
+				remove = append(remove, oldestOld)
+			}
 		case len(live) > 1:
 			keep := 0
 			for i, p := range live {
@@ -122,6 +148,78 @@ func plan(states []nodeState, orphaned []*corev1.Pod, hash string) (create []str
 		}
 	}
 	return create, remove
+}
+
+// rollingSurge is a RollingUpdate with maxSurge, as upstream: a node
+// whose old pod is available gets a new pod beside it, at most surge
+// nodes at a time; a node whose old pod is not available gets its new
+// pod at once; an old pod goes once the new one beside it is available.
+// Nodes go in name order, so the choice is deterministic.
+func rollingSurge(ds *appsv1.DaemonSet, states []nodeState, hash string, now time.Time, surge int) (create []string, remove []*corev1.Pod) {
+	minReady := time.Duration(ds.Spec.MinReadySeconds) * time.Second
+	var candidates []string
+	surging := 0
+	for _, s := range states {
+		if !s.placement.shouldRun {
+			continue
+		}
+		var newPod, oldPod *corev1.Pod
+		dup := false
+		for _, p := range s.pods {
+			if p.Labels[appsv1.DefaultDaemonSetUniqueLabelKey] == hash {
+				dup = dup || newPod != nil
+				newPod = p
+			} else {
+				dup = dup || oldPod != nil
+				oldPod = p
+			}
+		}
+		switch {
+		case dup, oldPod == nil:
+			// Duplicates are plan's; a node with only a new pod is done.
+		case newPod == nil && !podAvailable(oldPod, minReady, now):
+			create = append(create, s.name)
+		case newPod == nil:
+			candidates = append(candidates, s.name)
+		case !podAvailable(newPod, minReady, now):
+			surging++
+		default:
+			remove = append(remove, oldPod)
+		}
+	}
+	for _, n := range candidates {
+		if surging >= surge {
+			break
+		}
+		create = append(create, n)
+		surging++
+	}
+	return create, remove
+}
+
+// maxSurge is spec.updateStrategy.rollingUpdate.maxSurge scaled to
+// desired nodes (percentages rounded up); 0 means no surge.
+func maxSurge(ds *appsv1.DaemonSet, desired int) int {
+	ru := ds.Spec.UpdateStrategy.RollingUpdate
+	if ru == nil || ru.MaxSurge == nil {
+		return 0
+	}
+	n, err := intstr.GetScaledValueFromIntOrPercent(ru.MaxSurge, desired, true)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// desiredNodes counts the nodes that should run a pod of ds.
+func desiredNodes(states []nodeState) int {
+	n := 0
+	for _, s := range states {
+		if s.placement.shouldRun {
+			n++
+		}
+	}
+	return n
 }
 
 // rollingDeletes picks the old-template pods a RollingUpdate deletes now

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/k1s/k1s/internal/controller/claim"
+	"github.com/k1s/k1s/internal/controller/history"
 )
 
 // Event reasons, as upstream.
@@ -28,6 +29,7 @@ const (
 	eventFailedCreate     = "FailedCreate"
 	eventSuccessfulDelete = "SuccessfulDelete"
 	eventFailedDelete     = "FailedDelete"
+	eventFailedDaemonPod  = "FailedDaemonPod"
 )
 
 // reconcile brings the DaemonSet key to one pod per eligible node and
@@ -75,19 +77,38 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 		return err
 	}
 
-	hash := templateHash(ds)
+	hash, collisions := templateHash(ds), ds.Status.CollisionCount
+	var owned []*appsv1.ControllerRevision
+	if ds.DeletionTimestamp == nil {
+		if hash, owned, collisions, err = c.syncRevisions(ctx, ds); err != nil {
+			return err
+		}
+	}
 	now := c.now()
 	states, orphaned := groupByNode(ds, nodes, pods)
 	var manageErr error
 	if needsSync && ds.DeletionTimestamp == nil {
-		create, remove := plan(states, orphaned, hash)
-		if len(create) == 0 && len(remove) == 0 && ds.Spec.UpdateStrategy.Type != appsv1.OnDeleteDaemonSetStrategyType {
+		rolling := ds.Spec.UpdateStrategy.Type != appsv1.OnDeleteDaemonSetStrategyType
+		surge := 0
+		if rolling {
+			surge = maxSurge(ds, desiredNodes(states))
+		}
+		create, remove := plan(states, orphaned, hash, c.heldNodes(key, states, now), surging{
+			on: surge > 0, minReady: time.Duration(ds.Spec.MinReadySeconds) * time.Second, now: now,
+		})
+		switch {
+		case len(create) > 0 || len(remove) > 0 || !rolling:
+		case surge > 0:
+			create, remove = rollingSurge(ds, states, hash, now, surge)
+		default:
 			remove = rollingDeletes(ds, states, hash, now)
 		}
+		c.noteFailed(ds, key, remove, now)
 		manageErr = c.manage(ctx, ds, hash, create, remove)
 	}
 
 	status := calculateStatus(ds, states, hash, now)
+	status.CollisionCount = collisions
 	if !apiequality.Semantic.DeepEqual(ds.Status, status) {
 		next := ds.DeepCopy()
 		next.Status = status
@@ -100,7 +121,93 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 	if ds.Spec.MinReadySeconds > 0 && status.NumberReady > status.NumberAvailable {
 		c.queue.AddAfter(key, time.Duration(ds.Spec.MinReadySeconds)*time.Second+10*time.Millisecond)
 	}
-	return manageErr
+	if ds.DeletionTimestamp != nil {
+		return manageErr
+	}
+	live := map[string]bool{}
+	for _, cr := range owned {
+		if cr.Labels[history.HashLabel] == hash {
+			live[cr.Name] = true
+		}
+	}
+	for _, p := range pods {
+		live[ds.Name+"-"+p.Labels[appsv1.DefaultDaemonSetUniqueLabelKey]] = true
+	}
+	limit := 10
+	if ds.Spec.RevisionHistoryLimit != nil {
+		limit = int(*ds.Spec.RevisionHistoryLimit)
+	}
+	return errors.Join(manageErr, c.history.Trim(ctx, owned, live, limit))
+}
+
+// syncRevisions makes sure ds's template has a ControllerRevision, the
+// newest, and returns its hash, ds's revisions as they were before, and
+// ds's collision count.
+func (c *Controller) syncRevisions(ctx context.Context, ds *appsv1.DaemonSet) (string, []*appsv1.ControllerRevision, *int32, error) {
+	all, err := c.revLister.ControllerRevisions(ds.Namespace).List(labels.Everything())
+	if err != nil {
+		return "", nil, nil, err
+	}
+	owned := history.Owned(all, ds)
+	var collisions *int32
+	if ds.Status.CollisionCount != nil {
+		collisions = new(*ds.Status.CollisionCount)
+	}
+	for attempt := 0; ; attempt++ {
+		want, err := history.New(ds, controllerKind(), &ds.Spec.Template, history.Next(owned), collisions)
+		if err != nil {
+			return "", nil, nil, err
+		}
+		cur, err := c.history.Ensure(ctx, owned, want)
+		switch {
+		case errors.Is(err, history.ErrCollision) && attempt < 10:
+			n := int32(1)
+			if collisions != nil {
+				n = *collisions + 1
+			}
+			collisions = &n
+		case err != nil:
+			return "", nil, nil, err
+		default:
+			return cur.Labels[history.HashLabel], owned, collisions, nil
+		}
+	}
+}
+
+// heldNodes names the nodes whose failed pods must wait before being
+// deleted, and looks at ds again when the first wait is over.
+func (c *Controller) heldNodes(key string, states []nodeState, now time.Time) map[string]bool {
+	held := map[string]bool{}
+	var soonest time.Duration
+	for _, s := range states {
+		if !slices.ContainsFunc(s.pods, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed }) {
+			continue
+		}
+		if wait := c.failed.wait(key+"/"+s.name, now); wait > 0 {
+			held[s.name] = true
+			if soonest == 0 || wait < soonest {
+				soonest = wait
+			}
+		}
+	}
+	if soonest > 0 {
+		c.queue.AddAfter(key, soonest)
+	}
+	return held
+}
+
+// noteFailed starts or lengthens the backoff of every node whose failed
+// pod is about to be deleted, and records it in an Event.
+func (c *Controller) noteFailed(ds *appsv1.DaemonSet, key string, remove []*corev1.Pod, now time.Time) {
+	for _, p := range remove {
+		if p.Status.Phase != corev1.PodFailed {
+			continue
+		}
+		node := targetNode(p)
+		c.failed.next(key+"/"+node, now)
+		c.recorder.Eventf(ds, corev1.EventTypeWarning, eventFailedDaemonPod,
+			"Found failed daemon pod %s/%s on node %s, will try to kill it", p.Namespace, p.Name, node)
+	}
 }
 
 // candidatePods returns the active pods in ds's namespace that it

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -35,6 +36,9 @@ const (
 	// podsByController indexes pods by their controller's UID, so a Job
 	// finds its pods without a scan.
 	podsByController = "job.k1s.io/controller-uid"
+	// podsByJobName indexes pods controlled by a Job by "<ns>/<job name>",
+	// so the pods of a Job that is gone can still be released.
+	podsByJobName = "job.k1s.io/job-name"
 )
 
 // Options configure a Controller.
@@ -96,6 +100,7 @@ type Controller struct {
 	synced     []cache.InformerSynced
 	queue      workqueue.TypedRateLimitingInterface[string]
 	exp        *expectations.Expectations
+	untracking *untracking
 	recorder   record.EventRecorder // set by New or Run, before any reconcile
 	log        *slog.Logger
 	workers    int
@@ -115,16 +120,20 @@ func New(opts Options) (*Controller, error) {
 		synced:    []cache.InformerSynced{opts.Jobs.Informer().HasSynced, opts.Pods.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(opts.RateLimiter,
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "job"}),
-		exp:      expectations.New(time.Now),
-		recorder: opts.Recorder,
-		log:      opts.Logger,
-		workers:  opts.Workers,
-		backoff:  backoff{base: opts.BackoffBase, max: opts.BackoffMax},
-		now:      time.Now,
+		exp:        expectations.New(time.Now),
+		untracking: newUntracking(),
+		recorder:   opts.Recorder,
+		log:        opts.Logger,
+		workers:    opts.Workers,
+		backoff:    backoff{base: opts.BackoffBase, max: opts.BackoffMax},
+		now:        time.Now,
 	}
 	podInformer := opts.Pods.Informer()
-	if _, ok := podInformer.GetIndexer().GetIndexers()[podsByController]; !ok {
-		if err := podInformer.AddIndexers(cache.Indexers{podsByController: indexByController}); err != nil {
+	for name, f := range map[string]cache.IndexFunc{podsByController: indexByController, podsByJobName: indexByJobName} {
+		if _, ok := podInformer.GetIndexer().GetIndexers()[name]; ok {
+			continue
+		}
+		if err := podInformer.AddIndexers(cache.Indexers{name: f}); err != nil {
 			return nil, fmt.Errorf("job controller: adding pod index: %w", err)
 		}
 	}
@@ -159,6 +168,22 @@ func indexByController(obj any) ([]string, error) {
 	return nil, nil
 }
 
+func indexByJobName(obj any) ([]string, error) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return nil, nil
+	}
+	if ref := metav1.GetControllerOfNoCopy(pod); ref != nil && isJob(ref) {
+		return []string{pod.Namespace + "/" + ref.Name}, nil
+	}
+	return nil, nil
+}
+
+func isJob(ref *metav1.OwnerReference) bool {
+	gvk := controllerKind()
+	return ref.Kind == gvk.Kind && ref.APIVersion == gvk.GroupVersion().String()
+}
+
 // enqueue adds the key of a Job (or its tombstone).
 func (c *Controller) enqueue(obj any) {
 	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
@@ -172,7 +197,7 @@ func (c *Controller) enqueue(obj any) {
 // resolveController returns the key of the Job ref points at, if that Job
 // is in the cache with the same UID.
 func (c *Controller) resolveController(ns string, ref *metav1.OwnerReference) (string, bool) {
-	if gvk := controllerKind(); ref.Kind != gvk.Kind || ref.APIVersion != gvk.GroupVersion().String() {
+	if !isJob(ref) {
 		return "", false
 	}
 	j, err := c.jobLister.Jobs(ns).Get(ref.Name)
@@ -182,22 +207,25 @@ func (c *Controller) resolveController(ns string, ref *metav1.OwnerReference) (s
 	return ns + "/" + j.Name, true
 }
 
-// The pod handlers enqueue the owning Job and record observed creations
-// and deletions in the expectations; every decision is left to reconcile.
+// The pod handlers enqueue the owning Job and record observed creations,
+// deletions and finalizer removals; every decision is left to reconcile.
+// A pod whose Job is not in the cache still queues the Job's key if it
+// holds the tracking finalizer, so that reconcile releases it.
 
 func (c *Controller) addPod(obj any) {
 	pod := obj.(*corev1.Pod)
-	ref := metav1.GetControllerOfNoCopy(pod)
-	if ref == nil {
+	key, ok := c.podKey(pod)
+	if !ok {
 		return
 	}
-	if key, ok := c.resolveController(pod.Namespace, ref); ok {
-		c.exp.CreationObserved(key)
-		if pod.DeletionTimestamp != nil {
-			c.exp.DeletionObserved(key, pod.Namespace+"/"+pod.Name)
-		}
-		c.queue.Add(key)
+	c.exp.CreationObserved(key)
+	if pod.DeletionTimestamp != nil {
+		c.exp.DeletionObserved(key, pod.Namespace+"/"+pod.Name)
 	}
+	if !slices.Contains(pod.Finalizers, batchv1.JobTrackingFinalizer) {
+		c.untracking.observed(key, pod.UID)
+	}
+	c.queue.Add(key)
 }
 
 func (c *Controller) updatePod(oldObj, curObj any) {
@@ -205,16 +233,17 @@ func (c *Controller) updatePod(oldObj, curObj any) {
 	if old.ResourceVersion == cur.ResourceVersion {
 		return // a resync: nothing changed
 	}
-	ref := metav1.GetControllerOfNoCopy(cur)
-	if ref == nil {
+	key, ok := c.podKey(cur)
+	if !ok {
 		return
 	}
-	if key, ok := c.resolveController(cur.Namespace, ref); ok {
-		if cur.DeletionTimestamp != nil {
-			c.exp.DeletionObserved(key, cur.Namespace+"/"+cur.Name)
-		}
-		c.queue.Add(key)
+	if cur.DeletionTimestamp != nil {
+		c.exp.DeletionObserved(key, cur.Namespace+"/"+cur.Name)
 	}
+	if !slices.Contains(cur.Finalizers, batchv1.JobTrackingFinalizer) {
+		c.untracking.observed(key, cur.UID)
+	}
+	c.queue.Add(key)
 }
 
 func (c *Controller) deletePod(obj any) {
@@ -229,13 +258,29 @@ func (c *Controller) deletePod(obj any) {
 		}
 	}
 	ref := metav1.GetControllerOfNoCopy(pod)
-	if ref == nil {
+	if ref == nil || !isJob(ref) {
 		return
 	}
-	if key, ok := c.resolveController(pod.Namespace, ref); ok {
-		c.exp.DeletionObserved(key, pod.Namespace+"/"+pod.Name)
-		c.queue.Add(key)
+	key := pod.Namespace + "/" + ref.Name
+	c.exp.DeletionObserved(key, pod.Namespace+"/"+pod.Name)
+	c.untracking.observed(key, pod.UID)
+	c.queue.Add(key)
+}
+
+// podKey is the key of the Job controlling pod, if that Job is in the
+// cache, or if the pod holds the tracking finalizer (to be released).
+func (c *Controller) podKey(pod *corev1.Pod) (string, bool) {
+	ref := metav1.GetControllerOfNoCopy(pod)
+	if ref == nil {
+		return "", false
 	}
+	if key, ok := c.resolveController(pod.Namespace, ref); ok {
+		return key, true
+	}
+	if isJob(ref) && slices.Contains(pod.Finalizers, batchv1.JobTrackingFinalizer) {
+		return pod.Namespace + "/" + ref.Name, true
+	}
+	return "", false
 }
 
 // Run waits for the informers to sync, then works the queue until ctx ends.

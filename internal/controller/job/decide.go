@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Event reasons and condition reasons, as upstream.
@@ -50,38 +51,86 @@ type event struct{ typ, reason, message string }
 
 // decision is what reconcile should do for one Job.
 type decision struct {
+	// status is the Job's status once every terminated pod in untrack is
+	// counted and its finalizer removed (uncountedTerminatedPods empty).
 	status batchv1.JobStatus
+	// uncounted, if not nil, must be written to status before any
+	// finalizer is removed: the pods newly seen terminated, added to
+	// those recorded before. completedIndexes goes with it.
+	uncounted *batchv1.UncountedTerminatedPods
+	// untrack lists the terminated pods whose tracking finalizer to
+	// remove once uncounted is written.
+	untrack []*corev1.Pod
 	// create is how many pods to create; for an Indexed job, indexes
 	// names their completion indexes (len(indexes) == create).
 	create  int
 	indexes []int
-	delete  []*corev1.Pod
-	events  []event
+	// delete lists active pods to delete, each after its finalizer is
+	// removed (a pod the controller deletes is not a failure).
+	delete []*corev1.Pod
+	events []event
 	// deleteJob: ttlSecondsAfterFinished has passed.
 	deleteJob bool
 	// requeueAfter > 0 asks to look again then (backoff, deadline, TTL).
 	requeueAfter time.Duration
 }
 
+// tracked reports whether p still carries the job-tracking finalizer and
+// its removal was not asked for already.
+func tracked(p *corev1.Pod, removing map[types.UID]bool) bool {
+	return slices.Contains(p.Finalizers, batchv1.JobTrackingFinalizer) && !removing[p.UID]
+}
+
 // decide is the Job controller's core: from the Job, the pods it
-// controls and the time, it returns the next status and the pods to
-// create or delete. It does no I/O.
-func decide(job *batchv1.Job, pods []*corev1.Pod, now time.Time, bo backoff) decision {
+// controls, the pods whose tracking finalizer is being removed and the
+// time, it returns the next status and the pods to create or delete. It
+// does no I/O.
+//
+// Counting follows upstream's tracking with finalizers: status.succeeded
+// and failed only grow. A terminated pod that still has the finalizer is
+// added to status.uncountedTerminatedPods, then its finalizer is removed,
+// then it moves into the counts; a pod without the finalizer was counted
+// already (or deleted by the controller) and is not counted again, so
+// deleting finished pods never lowers the counts. A pod deleted before
+// it succeeded counts as failed.
+func decide(job *batchv1.Job, pods []*corev1.Pod, now time.Time, bo backoff, removing map[types.UID]bool) decision {
 	var d decision
 	st := *job.Status.DeepCopy()
-	st.UncountedTerminatedPods = nil
 	mnow := metav1.NewTime(now)
 
+	uncSucceeded, uncFailed := map[types.UID]bool{}, map[types.UID]bool{}
+	if u := job.Status.UncountedTerminatedPods; u != nil {
+		for _, uid := range u.Succeeded {
+			uncSucceeded[uid] = true
+		}
+		for _, uid := range u.Failed {
+			uncFailed[uid] = true
+		}
+	}
+	fresh := false
+	count := func(p *corev1.Pod, into map[types.UID]bool) {
+		if !tracked(p, removing) {
+			return
+		}
+		d.untrack = append(d.untrack, p)
+		if !uncSucceeded[p.UID] && !uncFailed[p.UID] {
+			into[p.UID] = true
+			fresh = true
+		}
+	}
 	var active, succeeded, failed []*corev1.Pod
 	var terminating int32
 	for _, p := range pods {
 		switch {
 		case p.Status.Phase == corev1.PodSucceeded:
 			succeeded = append(succeeded, p)
+			count(p, uncSucceeded)
 		case p.Status.Phase == corev1.PodFailed:
 			failed = append(failed, p)
+			count(p, uncFailed)
 		case p.DeletionTimestamp != nil:
 			terminating++
+			count(p, uncFailed)
 		default:
 			active = append(active, p)
 		}
@@ -101,20 +150,6 @@ func decide(job *batchv1.Job, pods []*corev1.Pod, now time.Time, bo backoff) dec
 	}
 	suspended := job.Spec.Suspend != nil && *job.Spec.Suspend
 
-	st.Succeeded = int32(len(succeeded))
-	st.Failed = int32(len(failed))
-	st.Terminating = &terminating
-	var doneIdx map[int]bool
-	if indexed {
-		doneIdx = map[int]bool{}
-		for _, p := range succeeded {
-			if i, ok := podIndex(p); ok && i < int(completions) {
-				doneIdx[i] = true
-			}
-		}
-		st.CompletedIndexes = formatIndexes(doneIdx)
-		st.Succeeded = int32(len(doneIdx))
-	}
 	setActive := func(keep []*corev1.Pod) {
 		ready := int32(0)
 		for _, p := range keep {
@@ -130,8 +165,10 @@ func decide(job *batchv1.Job, pods []*corev1.Pod, now time.Time, bo backoff) dec
 	}
 
 	if finished(&job.Status) {
-		// Counts are final: pods removed since (pod GC) must not lower them.
-		st = *job.Status.DeepCopy()
+		// Counts are final: pods terminating since are not counted, only
+		// released.
+		st.UncountedTerminatedPods = nil
+		st.Terminating = &terminating
 		deleteAll()
 		d.status = st
 		if job.Spec.TTLSecondsAfterFinished != nil {
@@ -143,6 +180,25 @@ func decide(job *batchv1.Job, pods []*corev1.Pod, now time.Time, bo backoff) dec
 			}
 		}
 		return d
+	}
+
+	if fresh {
+		d.uncounted = &batchv1.UncountedTerminatedPods{Succeeded: sortedUIDs(uncSucceeded), Failed: sortedUIDs(uncFailed)}
+	}
+	st.UncountedTerminatedPods = nil
+	st.Succeeded = job.Status.Succeeded + int32(len(uncSucceeded))
+	st.Failed = job.Status.Failed + int32(len(uncFailed))
+	st.Terminating = &terminating
+	var doneIdx map[int]bool
+	if indexed {
+		doneIdx = parseIndexes(job.Status.CompletedIndexes, int(completions))
+		for _, p := range succeeded {
+			if i, ok := podIndex(p); ok && i < int(completions) {
+				doneIdx[i] = true
+			}
+		}
+		st.CompletedIndexes = formatIndexes(doneIdx)
+		st.Succeeded = int32(len(doneIdx))
 	}
 
 	// Suspension: pods go, the clock stops, and resuming restarts it.
@@ -220,7 +276,7 @@ func decide(job *batchv1.Job, pods []*corev1.Pod, now time.Time, bo backoff) dec
 	}
 	setActive(keep)
 	if n := int(want) - len(keep); n > 0 {
-		if wait := bo.delay(len(failed)) - now.Sub(lastFailure(failed)); len(failed) > 0 && wait > 0 {
+		if wait := bo.delay(int(st.Failed)) - now.Sub(lastFailure(failed)); len(failed) > 0 && wait > 0 {
 			d.requeueAfter = minPositive(d.requeueAfter, wait)
 		} else if indexed {
 			d.indexes = missingIndexes(int(completions), doneIdx, keep, n)
@@ -231,6 +287,38 @@ func decide(job *batchv1.Job, pods []*corev1.Pod, now time.Time, bo backoff) dec
 	}
 	d.status = st
 	return d
+}
+
+func sortedUIDs(set map[types.UID]bool) []types.UID {
+	out := make([]types.UID, 0, len(set))
+	for uid := range set {
+		out = append(out, uid)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// parseIndexes reads status.completedIndexes ("1,3-5,7"), keeping the
+// indexes below completions; what it cannot read it skips.
+func parseIndexes(s string, completions int) map[int]bool {
+	out := map[int]bool{}
+	for part := range strings.SplitSeq(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			continue
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil {
+				continue
+			}
+		}
+		for i := max(a, 0); i <= b && i < completions; i++ {
+			out[i] = true
+		}
+	}
+	return out
 }
 
 // deletionOrder sorts the pods to delete first to the front: not ready

@@ -9,6 +9,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -27,8 +28,11 @@ func pods(prefix string, n int, phase corev1.PodPhase) []*corev1.Pod {
 	var out []*corev1.Pod
 	for i := range n {
 		out = append(out, &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s%d", prefix, i), CreationTimestamp: metav1.NewTime(t0)},
-			Status:     corev1.PodStatus{Phase: phase},
+			ObjectMeta: metav1.ObjectMeta{
+				Name: fmt.Sprintf("%s%d", prefix, i), UID: types.UID(fmt.Sprintf("%s%d", prefix, i)),
+				CreationTimestamp: metav1.NewTime(t0), Finalizers: []string{batchv1.JobTrackingFinalizer},
+			},
+			Status: corev1.PodStatus{Phase: phase},
 		})
 	}
 	return out
@@ -106,7 +110,7 @@ func TestDecide(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := decide(tt.job, tt.pods, tt.now, bo)
+			d := decide(tt.job, tt.pods, tt.now, bo, nil)
 			if d.create != tt.wantCreate {
 				t.Errorf("create = %d, want %d", d.create, tt.wantCreate)
 			}
@@ -137,9 +141,9 @@ func TestDecide(t *testing.T) {
 func TestDecideIdempotentWhenFinished(t *testing.T) {
 	bo := backoff{base: time.Second, max: time.Minute}
 	j := testJob(1, 1, 6)
-	first := decide(j, pods("s", 1, corev1.PodSucceeded), t0, bo)
+	first := decide(j, pods("s", 1, corev1.PodSucceeded), t0, bo, nil)
 	j.Status = first.status
-	second := decide(j, nil, t0.Add(time.Hour), bo) // the pod was garbage-collected
+	second := decide(j, nil, t0.Add(time.Hour), bo, nil) // the pod was garbage-collected
 	if !statusEqual(first.status, second.status) {
 		t.Errorf("status changed after finishing:\n%+v\n%+v", first.status, second.status)
 	}
@@ -159,7 +163,7 @@ func TestDecideIndexed(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "r", Annotations: map[string]string{batchv1.JobCompletionIndexAnnotation: "1"}},
 		Status:     corev1.PodStatus{Phase: corev1.PodRunning},
 	}
-	d := decide(j, []*corev1.Pod{done, running}, t0, backoff{base: time.Second, max: time.Minute})
+	d := decide(j, []*corev1.Pod{done, running}, t0, backoff{base: time.Second, max: time.Minute}, nil)
 	if !slices.Equal(d.indexes, []int{2}) || d.create != 1 {
 		t.Errorf("indexes = %v (create %d), want [2]", d.indexes, d.create)
 	}
@@ -196,5 +200,85 @@ func TestBackoffDelay(t *testing.T) {
 		if got := b.delay(failures); got != want {
 			t.Errorf("delay(%d) = %v, want %v", failures, got, want)
 		}
+	}
+}
+
+func TestDecideTracking(t *testing.T) {
+	bo := backoff{base: time.Second, max: time.Minute}
+	untracked := func(ps []*corev1.Pod) []*corev1.Pod {
+		for _, p := range ps {
+			p.Finalizers = nil
+		}
+		return ps
+	}
+	deleting := func(ps []*corev1.Pod) []*corev1.Pod {
+		for _, p := range ps {
+			p.DeletionTimestamp = &metav1.Time{Time: t0}
+		}
+		return ps
+	}
+	counted := func(succeeded, failed int32, unc ...types.UID) *batchv1.Job {
+		j := testJob(5, 1, 6)
+		j.Status.Succeeded, j.Status.Failed = succeeded, failed
+		if len(unc) > 0 {
+			j.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{Succeeded: unc}
+		}
+		return j
+	}
+	tests := []struct {
+		name      string
+		job       *batchv1.Job
+		pods      []*corev1.Pod
+		removing  map[types.UID]bool
+		wantUnc   string // uncounted to record first, "-" for none
+		untrack   int
+		succeeded int32
+		failed    int32
+	}{
+		{name: "terminated pods are recorded, then counted", job: counted(0, 0),
+			pods:    slices.Concat(pods("s", 2, corev1.PodSucceeded), pods("f", 1, corev1.PodFailed)),
+			wantUnc: "[s0 s1]/[f0]", untrack: 3, succeeded: 2, failed: 1},
+		{name: "pods without the finalizer were counted already", job: counted(2, 1),
+			pods:    slices.Concat(untracked(pods("s", 2, corev1.PodSucceeded)), untracked(pods("f", 1, corev1.PodFailed))),
+			wantUnc: "-", succeeded: 2, failed: 1},
+		{name: "deleted finished pods keep their counts", job: counted(2, 1),
+			wantUnc: "-", succeeded: 2, failed: 1},
+		{name: "recorded pods are not recorded twice", job: counted(1, 0, "s0"),
+			pods: pods("s", 1, corev1.PodSucceeded), wantUnc: "-", untrack: 1, succeeded: 2},
+		{name: "recorded pod gone before its finalizer: still counted once", job: counted(1, 0, "s0"),
+			wantUnc: "-", succeeded: 2},
+		{name: "finalizer removal in flight: not counted again", job: counted(1, 0),
+			pods: pods("s", 1, corev1.PodSucceeded), removing: map[types.UID]bool{"s0": true},
+			wantUnc: "-", succeeded: 1},
+		{name: "a pod deleted while running failed", job: counted(0, 0),
+			pods: deleting(pods("r", 1, corev1.PodRunning)), wantUnc: "[]/[r0]", untrack: 1, failed: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := decide(tt.job, tt.pods, t0, bo, tt.removing)
+			unc := "-"
+			if d.uncounted != nil {
+				unc = fmt.Sprintf("%v/%v", d.uncounted.Succeeded, d.uncounted.Failed)
+			}
+			if unc != tt.wantUnc {
+				t.Errorf("uncounted = %s, want %s", unc, tt.wantUnc)
+			}
+			if len(d.untrack) != tt.untrack {
+				t.Errorf("untrack %d pods, want %d", len(d.untrack), tt.untrack)
+			}
+			if d.status.Succeeded != tt.succeeded || d.status.Failed != tt.failed {
+				t.Errorf("succeeded/failed = %d/%d, want %d/%d", d.status.Succeeded, d.status.Failed, tt.succeeded, tt.failed)
+			}
+			if d.status.UncountedTerminatedPods != nil {
+				t.Errorf("final status keeps uncounted pods %+v", d.status.UncountedTerminatedPods)
+			}
+		})
+	}
+}
+
+func TestParseIndexes(t *testing.T) {
+	got := formatIndexes(parseIndexes("0,2-4,7,x,9-8", 7))
+	if want := "0,2-4"; got != want {
+		t.Errorf("parse then format = %q, want %q", got, want)
 	}
 }

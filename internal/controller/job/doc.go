@@ -15,10 +15,22 @@
 //     deletions; reconcile re-reads from the informer caches, is
 //     idempotent, and never mutates cached objects. The decisions are made
 //     by decide, a pure function of the Job, its pods and the time.
-//   - Expectations: after asking for creations or deletions the controller
-//     does not create or delete again for that Job until its cache has
-//     shown them (or five minutes passed), so a lagging cache never makes
-//     it exceed parallelism.
+//   - Counting, as upstream's tracking with finalizers: pods are created
+//     with the finalizer batch.kubernetes.io/job-tracking. A pod that
+//     terminated (or was deleted before it succeeded: a failure) is first
+//     recorded in status.uncountedTerminatedPods, then its finalizer is
+//     removed, then it moves into status.succeeded or failed, so each
+//     counts exactly once and the counts never go down when finished pods
+//     are deleted. Active pods the controller deletes itself (excess
+//     parallelism, suspension, finished job) lose the finalizer first and
+//     do not count as failures. Pods of a Job that is gone or being
+//     deleted are released (finalizer removed), uncounted.
+//   - Expectations: after asking for creations or deletions (recorded
+//     together, once per sync) the controller does not create or delete
+//     again for that Job until its cache has shown them (or five minutes
+//     passed), so a lagging cache never makes it exceed parallelism.
+//     Finalizer removals are remembered the same way, so a lagging cache
+//     never makes it count a pod twice.
 //   - A failed pod is replaced after a backoff of BackoffBase (10s),
 //     doubled per failed pod, capped at BackoffMax (6m), counted from the
 //     last failure.
@@ -39,12 +51,10 @@
 //     FailedDelete, Completed, BackoffLimitExceeded, DeadlineExceeded,
 //     Suspended and Resumed are recorded on the Job.
 //
-// Simplified against upstream: status.active, ready, succeeded, failed and
-// terminating are counted from the pods that exist, without the
-// batch.kubernetes.io/job-tracking finalizer and
-// status.uncountedTerminatedPods (always empty), so a terminated pod
-// removed before the Job finished is not counted (once finished, the
-// counts are frozen). FailureTarget and Failed are set together rather
+// Simplified against upstream: a terminated pod without the finalizer
+// (created before tracking) is not counted; the backoff counts
+// status.failed but measures from the failed pods that still exist.
+// FailureTarget and Failed are set together rather
 // than waiting for pods to terminate. Not implemented: podFailurePolicy,
 // backoffLimitPerIndex, successPolicy, podReplacementPolicy=Failed
 // (terminating pods are always replaced), the JOB_COMPLETION_INDEX env

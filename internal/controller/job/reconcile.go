@@ -29,26 +29,50 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 	job, err := c.jobLister.Jobs(ns).Get(name)
 	if apierrors.IsNotFound(err) {
 		c.exp.Forget(key)
+		if err := c.releaseOrphans(ctx, key, ""); err != nil {
+			return err
+		}
+		c.untracking.forget(key)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	if job.DeletionTimestamp != nil {
-		return nil // the garbage collector removes its pods
+		// The garbage collector removes its pods, once they are released.
+		return c.releaseOrphans(ctx, key, "")
+	}
+	if err := c.releaseOrphans(ctx, key, job.UID); err != nil {
+		return err
 	}
 	// Read before listing pods: a pod seen after this was counted as
 	// observed already.
 	synced := c.exp.Satisfied(key)
 	pods := c.ownedPods(job)
-	d := decide(job, pods, c.now(), c.backoff)
+	d := decide(job, pods, c.now(), c.backoff, c.untracking.pending(key))
+
+	// Newly terminated pods are recorded as uncounted before their
+	// finalizers go, so that each is counted exactly once even if the
+	// controller stops in between.
+	cur := job
+	if d.uncounted != nil {
+		next := job.DeepCopy()
+		next.Status.UncountedTerminatedPods = d.uncounted
+		next.Status.CompletedIndexes = d.status.CompletedIndexes
+		if cur, err = c.client.BatchV1().Jobs(ns).UpdateStatus(ctx, next, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("recording terminated pods: %w", err)
+		}
+	}
+	if err := c.untrack(ctx, key, d.untrack); err != nil {
+		return err // they stay uncounted until their finalizers are gone
+	}
 
 	var errs []error
 	if synced {
-		errs = append(errs, c.deletePods(ctx, job, key, d.delete), c.createPods(ctx, job, key, d))
+		errs = append(errs, c.manage(ctx, job, key, d))
 	}
-	if !statusEqual(job.Status, d.status) {
-		next := job.DeepCopy()
+	if !statusEqual(cur.Status, d.status) {
+		next := cur.DeepCopy()
 		next.Status = d.status
 		if _, err := c.client.BatchV1().Jobs(ns).UpdateStatus(ctx, next, metav1.UpdateOptions{}); err != nil {
 			return errors.Join(append(errs, fmt.Errorf("updating status: %w", err))...)
@@ -86,13 +110,18 @@ func (c *Controller) ownedPods(job *batchv1.Job) []*corev1.Pod {
 	return out
 }
 
-// createPods creates the pods d asks for, recording what it expects to see.
-func (c *Controller) createPods(ctx context.Context, job *batchv1.Job, key string, d decision) error {
-	if d.create == 0 {
+// manage creates and deletes the pods d asks for, recording first, in
+// one call, every creation and deletion it expects to see.
+func (c *Controller) manage(ctx context.Context, job *batchv1.Job, key string, d decision) error {
+	if d.create == 0 && len(d.delete) == 0 {
 		return nil
 	}
-	c.exp.ExpectCreations(key, d.create)
-	errs := make([]error, d.create)
+	podKeys := make([]string, len(d.delete))
+	for i, p := range d.delete {
+		podKeys[i] = p.Namespace + "/" + p.Name
+	}
+	c.exp.Expect(key, d.create, podKeys)
+	errs := make([]error, d.create+len(d.delete))
 	var wg sync.WaitGroup
 	for i := range d.create {
 		index := -1
@@ -100,8 +129,23 @@ func (c *Controller) createPods(ctx context.Context, job *batchv1.Job, key strin
 			index = d.indexes[i]
 		}
 		wg.Go(func() {
-			if errs[i] = c.createPod(ctx, job, index); errs[i] != nil {
+			err := c.createPod(ctx, job, index)
+			if err != nil {
 				c.exp.CreationObserved(key) // will never be seen
+			}
+			if !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+				errs[i] = err // a terminating namespace is not worth a retry
+			}
+		})
+	}
+	for i, p := range d.delete {
+		wg.Go(func() {
+			err := c.deleteActivePod(ctx, job, key, p)
+			if err != nil {
+				c.exp.DeletionObserved(key, podKeys[i]) // will never be seen
+			}
+			if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+				errs[d.create+i] = err
 			}
 		})
 	}
@@ -116,7 +160,7 @@ func (c *Controller) createPod(ctx context.Context, job *batchv1.Job, index int)
 	created, err := c.client.CoreV1().Pods(job.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil {
 		if ctx.Err() != nil || apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
-			return nil // not the Job's failure
+			return err // not the Job's failure
 		}
 		c.recorder.Eventf(job, corev1.EventTypeWarning, eventFailedCreate, "Error creating: %v", err)
 		return fmt.Errorf("creating pod: %w", err)
@@ -125,36 +169,24 @@ func (c *Controller) createPod(ctx context.Context, job *batchv1.Job, index int)
 	return nil
 }
 
-// deletePods deletes pods, which job controls.
-func (c *Controller) deletePods(ctx context.Context, job *batchv1.Job, key string, pods []*corev1.Pod) error {
-	if len(pods) == 0 {
+// deleteActivePod deletes an active pod of job, releasing it first: a pod
+// the controller deletes is not counted as failed.
+func (c *Controller) deleteActivePod(ctx context.Context, job *batchv1.Job, key string, p *corev1.Pod) error {
+	if err := c.untrack(ctx, key, []*corev1.Pod{p}); err != nil {
+		return err
+	}
+	uid := p.UID
+	err := c.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	switch {
+	case err == nil:
+		c.recorder.Eventf(job, corev1.EventTypeNormal, eventSuccessfulDelete, "Deleted pod: %s", p.Name)
 		return nil
+	case apierrors.IsNotFound(err), apierrors.IsConflict(err), ctx.Err() != nil:
+		return err
+	default:
+		c.recorder.Eventf(job, corev1.EventTypeWarning, eventFailedDelete, "Error deleting: %v", err)
+		return fmt.Errorf("deleting pod %s: %w", p.Name, err)
 	}
-	podKeys := make([]string, len(pods))
-	for i, p := range pods {
-		podKeys[i] = p.Namespace + "/" + p.Name
-	}
-	c.exp.ExpectDeletions(key, podKeys)
-	errs := make([]error, len(pods))
-	var wg sync.WaitGroup
-	for i, p := range pods {
-		wg.Go(func() {
-			uid := p.UID
-			err := c.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
-			switch {
-			case err == nil:
-				c.recorder.Eventf(job, corev1.EventTypeNormal, eventSuccessfulDelete, "Deleted pod: %s", p.Name)
-			case apierrors.IsNotFound(err), ctx.Err() != nil:
-				c.exp.DeletionObserved(key, podKeys[i])
-			default:
-				c.exp.DeletionObserved(key, podKeys[i])
-				c.recorder.Eventf(job, corev1.EventTypeWarning, eventFailedDelete, "Error deleting: %v", err)
-				errs[i] = fmt.Errorf("deleting pod %s: %w", p.Name, err)
-			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // podFromTemplate is the pod job creates: its template, named
@@ -188,7 +220,7 @@ func podFromTemplate(job *batchv1.Job, index int) *corev1.Pod {
 			Namespace:       job.Namespace,
 			Labels:          labels,
 			Annotations:     annotations,
-			Finalizers:      slices.Clone(t.Finalizers),
+			Finalizers:      append(slices.Clone(t.Finalizers), batchv1.JobTrackingFinalizer),
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(job, controllerKind())},
 		},
 		Spec: *spec,

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/k1s/k1s/internal/controller/eventrecorder"
+	"github.com/k1s/k1s/internal/controller/history"
 	"github.com/k1s/k1s/internal/controller/worker"
 )
 
@@ -45,6 +46,7 @@ type Options struct {
 	StatefulSets appsinformers.StatefulSetInformer           // required
 	Pods         coreinformers.PodInformer                   // required
 	Claims       coreinformers.PersistentVolumeClaimInformer // required
+	Revisions    appsinformers.ControllerRevisionInformer    // required
 	// Recorder records Events; default: a broadcaster writing core/v1
 	// Events through Client, started by Run.
 	Recorder record.EventRecorder
@@ -65,6 +67,8 @@ func (o *Options) validate() error {
 		return errors.New("statefulset controller: Pods informer is required")
 	case o.Claims == nil:
 		return errors.New("statefulset controller: Claims informer is required")
+	case o.Revisions == nil:
+		return errors.New("statefulset controller: Revisions informer is required")
 	case o.Workers < 0:
 		return fmt.Errorf("statefulset controller: Workers %d is negative", o.Workers)
 	}
@@ -85,6 +89,8 @@ type Controller struct {
 	client      kubernetes.Interface
 	setLister   appslisters.StatefulSetLister
 	claimLister corelisters.PersistentVolumeClaimLister
+	revLister   appslisters.ControllerRevisionLister
+	history     history.Store
 	podIndexer  cache.Indexer
 	synced      []cache.InformerSynced
 	queue       workqueue.TypedRateLimitingInterface[string]
@@ -103,8 +109,11 @@ func New(opts Options) (*Controller, error) {
 		client:      opts.Client,
 		setLister:   opts.StatefulSets.Lister(),
 		claimLister: opts.Claims.Lister(),
+		revLister:   opts.Revisions.Lister(),
+		history:     history.Store{Client: opts.Client.AppsV1()},
 		synced: []cache.InformerSynced{opts.StatefulSets.Informer().HasSynced,
-			opts.Pods.Informer().HasSynced, opts.Claims.Informer().HasSynced},
+			opts.Pods.Informer().HasSynced, opts.Claims.Informer().HasSynced,
+			opts.Revisions.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(opts.RateLimiter,
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "statefulset"}),
 		recorder: opts.Recorder,

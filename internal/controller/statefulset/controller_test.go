@@ -25,7 +25,8 @@ func startController(t *testing.T, client kubernetes.Interface) {
 	c, err := statefulset.New(statefulset.Options{
 		Client: client, StatefulSets: factory.Apps().V1().StatefulSets(),
 		Pods: factory.Core().V1().Pods(), Claims: factory.Core().V1().PersistentVolumeClaims(),
-		Logger: testLogger(),
+		Revisions: factory.Apps().V1().ControllerRevisions(),
+		Logger:    testLogger(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,7 @@
 package statefulset
 
 import (
-	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"maps"
 	"slices"
 	"strconv"
@@ -12,7 +10,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/rand"
+
+	"github.com/k1s/k1s/internal/controller/history"
 )
 
 // Labels the controller puts on the pods it creates, as upstream.
@@ -57,10 +56,10 @@ type action struct {
 // claims that exist in its namespace, by name. It does no I/O; the steps are meant
 // to be done in order, and then decide is asked again once the informers
 // show their effect.
-func decide(set *appsv1.StatefulSet, pods []*corev1.Pod, claims map[string]*corev1.PersistentVolumeClaim) []action {
+func decide(set *appsv1.StatefulSet, revs revisions, pods []*corev1.Pod, claims map[string]*corev1.PersistentVolumeClaim) []action {
 	ordered := set.Spec.PodManagementPolicy != appsv1.ParallelPodManagement
 	start, replicas := startOrdinal(set), int(specReplicas(set))
-	revision := revisionOf(set)
+	revision := revs.update
 
 	inRange := make([]*corev1.Pod, replicas) // by ordinal-start
 	var condemned []*corev1.Pod
@@ -87,7 +86,7 @@ func decide(set *appsv1.StatefulSet, pods []*corev1.Pod, claims map[string]*core
 		ord := start + i
 		switch {
 		case p == nil:
-			np := newPod(set, ord, revision)
+			np := revs.newPod(set, ord, i)
 			plan = append(plan, action{kind: createPod, pod: np, claims: missingClaims(set, ord, claims)})
 			if ordered {
 				return plan
@@ -186,13 +185,36 @@ func specReplicas(set *appsv1.StatefulSet) int32 {
 	return *set.Spec.Replicas
 }
 
-// revisionOf names the set's current template: "<set>-<hash>", the value
-// of the controller-revision-hash label of the pods made from it.
+// revisions are the set's current revision (what its pods ran before the
+// template last changed) and update revision (its template now), by
+// name; currentSet is the set with the current revision's template.
+type revisions struct {
+	current, update string
+	currentSet      *appsv1.StatefulSet
+}
+
+// newPod is the pod of ordinal ord, at index i of the set's range: as
+// upstream, a RollingUpdate recreates pods below the partition from the
+// current revision, every other pod from the update revision.
+func (r revisions) newPod(set *appsv1.StatefulSet, ord, i int) *corev1.Pod {
+	if r.currentSet != nil && set.Spec.UpdateStrategy.Type != appsv1.OnDeleteStatefulSetStrategyType {
+		ru := set.Spec.UpdateStrategy.RollingUpdate
+		if (ru == nil && int32(i) < set.Status.CurrentReplicas) || (ru != nil && i < partition(set)) {
+			return newPod(r.currentSet, ord, r.current)
+		}
+	}
+	return newPod(set, ord, r.update)
+}
+
+// revisionOf names the set's template as its ControllerRevision is named:
+// "<set>-<hash>", the value of the controller-revision-hash label of the
+// pods made from it.
 func revisionOf(set *appsv1.StatefulSet) string {
-	b, _ := json.Marshal(set.Spec.Template)
-	h := fnv.New32a()
-	h.Write(b)
-	return set.Name + "-" + rand.SafeEncodeString(strconv.FormatUint(uint64(h.Sum32()), 10))
+	data, err := history.Patch(&set.Spec.Template)
+	if err != nil {
+		return ""
+	}
+	return set.Name + "-" + history.Hash(data, set.Status.CollisionCount)
 }
 
 // claimName is the PVC of claim template tmpl for ordinal ord.

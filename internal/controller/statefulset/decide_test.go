@@ -53,6 +53,12 @@ func state(set *appsv1.StatefulSet, ord int, s string) *corev1.Pod {
 	return p
 }
 
+// sameRevisions is the revisions of a set whose pods all run its template.
+func sameRevisions(set *appsv1.StatefulSet) revisions {
+	r := revisionOf(set)
+	return revisions{current: r, update: r, currentSet: set}
+}
+
 // summary renders a plan as "create db-0 [data-db-0]; delete db-2".
 func summary(plan []action) string {
 	var parts []string
@@ -133,7 +139,7 @@ func TestDecide(t *testing.T) {
 			if claims == nil {
 				claims = map[string]*corev1.PersistentVolumeClaim{}
 			}
-			if got := summary(decide(set, pods, claims)); got != tt.want {
+			if got := summary(decide(set, sameRevisions(set), pods, claims)); got != tt.want {
 				t.Errorf("decide = %q, want %q", got, tt.want)
 			}
 		})
@@ -143,7 +149,7 @@ func TestDecide(t *testing.T) {
 func TestNewPod(t *testing.T) {
 	set := testSet(3, appsv1.OrderedReadyPodManagement)
 	set.Spec.Ordinals = &appsv1.StatefulSetOrdinals{Start: 5}
-	plan := decide(set, nil, map[string]*corev1.PersistentVolumeClaim{})
+	plan := decide(set, sameRevisions(set), nil, map[string]*corev1.PersistentVolumeClaim{})
 	if len(plan) != 1 {
 		t.Fatalf("plan = %q, want one create", summary(plan))
 	}
@@ -189,12 +195,47 @@ func TestCalculateStatus(t *testing.T) {
 	set := testSet(3, appsv1.OrderedReadyPodManagement)
 	set.Generation = 4
 	pods := []*corev1.Pod{state(set, 0, "ready"), state(set, 1, "pending"), state(set, 2, "terminating")}
-	st := calculateStatus(set, pods)
+	st := calculateStatus(set, sameRevisions(set), pods)
 	got := fmt.Sprintf("replicas=%d ready=%d current=%d updated=%d gen=%d", st.Replicas, st.ReadyReplicas, st.CurrentReplicas, st.UpdatedReplicas, st.ObservedGeneration)
 	if want := "replicas=2 ready=1 current=2 updated=2 gen=4"; got != want {
 		t.Errorf("status = %s, want %s", got, want)
 	}
 	if st.UpdateRevision != revisionOf(set) || st.CurrentRevision != st.UpdateRevision {
 		t.Errorf("revisions = %q/%q, want both %q", st.CurrentRevision, st.UpdateRevision, revisionOf(set))
+	}
+}
+
+func TestRecreateBelowPartition(t *testing.T) {
+	set := testSet(3, appsv1.OrderedReadyPodManagement)
+	old := set.DeepCopy()
+	old.Spec.Template.Spec.Containers[0].Image = "postgres:old"
+	part := int32(2)
+	set.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateStatefulSetStrategy{Partition: &part}
+	revs := revisions{current: "db-old", update: revisionOf(set), currentSet: old}
+	tests := []struct {
+		name      string
+		onDelete  bool
+		ord       int
+		wantRev   string
+		wantImage string
+	}{
+		{name: "below the partition: current", ord: 0, wantRev: "db-old", wantImage: "postgres:old"},
+		{name: "at the partition: update", ord: 2, wantRev: revisionOf(set), wantImage: "postgres"},
+		{name: "on delete: update", onDelete: true, ord: 0, wantRev: revisionOf(set), wantImage: "postgres"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := set.DeepCopy()
+			if tt.onDelete {
+				s.Spec.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType}
+			}
+			p := revs.newPod(s, tt.ord, tt.ord)
+			if got := p.Labels[labelRevisionHash]; got != tt.wantRev {
+				t.Errorf("revision = %q, want %q", got, tt.wantRev)
+			}
+			if got := p.Spec.Containers[0].Image; got != tt.wantImage {
+				t.Errorf("image = %q, want %q", got, tt.wantImage)
+			}
+		})
 	}
 }

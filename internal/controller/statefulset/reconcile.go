@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/k1s/k1s/internal/controller/claim"
+	"github.com/k1s/k1s/internal/controller/history"
 )
 
 // Event reasons, as upstream.
@@ -61,22 +62,28 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 		return err
 	}
 
-	var actErr error
-	if set.DeletionTimestamp == nil {
-		existing := map[string]*corev1.PersistentVolumeClaim{}
-		if pvcs, err := c.claimLister.PersistentVolumeClaims(ns).List(labels.Everything()); err == nil {
-			for _, pvc := range pvcs {
-				existing[pvc.Name] = pvc
-			}
+	if set.DeletionTimestamp != nil {
+		return nil // the garbage collector removes its pods and revisions
+	}
+	revs, owned, collisions, err := c.syncRevisions(ctx, set)
+	if err != nil {
+		return err
+	}
+	existing := map[string]*corev1.PersistentVolumeClaim{}
+	if pvcs, err := c.claimLister.PersistentVolumeClaims(ns).List(labels.Everything()); err == nil {
+		for _, pvc := range pvcs {
+			existing[pvc.Name] = pvc
 		}
-		for _, a := range decide(set, pods, existing) {
-			if actErr = c.do(ctx, set, a); actErr != nil {
-				break
-			}
+	}
+	var actErr error
+	for _, a := range decide(set, revs, pods, existing) {
+		if actErr = c.do(ctx, set, a); actErr != nil {
+			break
 		}
 	}
 
-	status := calculateStatus(set, pods)
+	status := calculateStatus(set, revs, pods)
+	status.CollisionCount = collisions
 	if !apiequality.Semantic.DeepEqual(set.Status, status) {
 		next := set.DeepCopy()
 		next.Status = status
@@ -84,7 +91,68 @@ func (c *Controller) reconcile(ctx context.Context, key string) error {
 			return errors.Join(actErr, fmt.Errorf("updating status: %w", err))
 		}
 	}
-	return actErr
+	live := map[string]bool{status.CurrentRevision: true, status.UpdateRevision: true}
+	for _, p := range pods {
+		live[p.Labels[labelRevisionHash]] = true
+	}
+	limit := 10
+	if set.Spec.RevisionHistoryLimit != nil {
+		limit = int(*set.Spec.RevisionHistoryLimit)
+	}
+	return errors.Join(actErr, c.history.Trim(ctx, owned, live, limit))
+}
+
+// syncRevisions makes sure set's template has a ControllerRevision, the
+// newest, and returns the current and update revisions, the set's
+// revisions as they were before, and its collision count.
+func (c *Controller) syncRevisions(ctx context.Context, set *appsv1.StatefulSet) (revisions, []*appsv1.ControllerRevision, *int32, error) {
+	all, err := c.revLister.ControllerRevisions(set.Namespace).List(labels.Everything())
+	if err != nil {
+		return revisions{}, nil, nil, err
+	}
+	owned := history.Owned(all, set)
+	var collisions *int32
+	if set.Status.CollisionCount != nil {
+		collisions = new(*set.Status.CollisionCount)
+	}
+	var update *appsv1.ControllerRevision
+	for attempt := 0; ; attempt++ {
+		want, err := history.New(set, controllerKind(), &set.Spec.Template, history.Next(owned), collisions)
+		if err != nil {
+			return revisions{}, nil, nil, err
+		}
+		update, err = c.history.Ensure(ctx, owned, want)
+		if errors.Is(err, history.ErrCollision) && attempt < 10 {
+			collisions = new(deref(collisions) + 1)
+			continue
+		}
+		if err != nil {
+			return revisions{}, nil, nil, err
+		}
+		break
+	}
+	revs := revisions{current: update.Name, update: update.Name, currentSet: set}
+	for _, cr := range owned {
+		if cr.Name != set.Status.CurrentRevision || cr.Name == update.Name {
+			continue
+		}
+		tmpl, err := history.Template(cr)
+		if err != nil {
+			c.log.Warn("statefulset has an unreadable current revision", "statefulset", set.Namespace+"/"+set.Name, "err", err)
+			break
+		}
+		cs := set.DeepCopy()
+		cs.Spec.Template = *tmpl
+		revs.current, revs.currentSet = cr.Name, cs
+	}
+	return revs, owned, collisions, nil
+}
+
+func deref(p *int32) int32 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // candidatePods returns the pods (terminating ones included) in set's
@@ -182,13 +250,11 @@ func (c *Controller) createClaim(ctx context.Context, set *appsv1.StatefulSet, p
 
 // calculateStatus is the status set should have given the pods it
 // controls; its ObservedGeneration is set.Generation.
-func calculateStatus(set *appsv1.StatefulSet, pods []*corev1.Pod) appsv1.StatefulSetStatus {
+func calculateStatus(set *appsv1.StatefulSet, revs revisions, pods []*corev1.Pod) appsv1.StatefulSetStatus {
 	st := *set.Status.DeepCopy()
 	st.ObservedGeneration = set.Generation
-	st.UpdateRevision = revisionOf(set)
-	if st.CurrentRevision == "" {
-		st.CurrentRevision = st.UpdateRevision
-	}
+	st.UpdateRevision = revs.update
+	st.CurrentRevision = revs.current
 	var replicas, ready, current, updated int32
 	for _, p := range pods {
 		if p.DeletionTimestamp != nil {

@@ -23,6 +23,7 @@ test-short:
 bench: build
 	K1S_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 15m ./test/bench/
 	$(GO) test -run '^$$' -bench . -benchtime 1s -benchmem ./internal/storage/...
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 15m ./test/node/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeValidate -fuzztime 60s ./internal/apiserver/

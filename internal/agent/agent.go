@@ -125,7 +125,14 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer rt.Close()
 
-	client, err := kubernetes.NewForConfig(o.Config)
+	// Upstream kubelet's defaults (kubeAPIQPS 50, burst 100): status
+	// writes and events of a burst of pods must not queue behind
+	// client-go's default 5 QPS.
+	cfg := rest.CopyConfig(o.Config)
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = 50, 100
+	}
+	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}

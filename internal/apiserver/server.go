@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"reflect"
 	"runtime/debug"
 	"strings"
@@ -176,7 +177,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		cacher, err := watchcache.New(watchcache.Config{
 			Store: direct, Prefix: prefix, NewFunc: r.New, NewListFunc: r.NewList,
-			GetAttrs: res.getAttrs, Logger: cfg.Logger.With("resource", gvr.String()),
+			GetAttrs: res.getAttrs, IndexField: r.WatchIndex, Logger: cfg.Logger.With("resource", gvr.String()),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("watch cache for %s: %w", gvr, err)
@@ -317,6 +318,13 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/readyz/", s.serveReady)
 	mux.HandleFunc("/version", s.serveVersion)
 	mux.HandleFunc("/cacerts", s.serveCACerts)
+	// Profiling, as upstream's --profiling (on by default): authenticated
+	// like every non-public path.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	if s.cfg.OpenAPI != nil {
 		mux.Handle("/openapi/", s.cfg.OpenAPI)
 	}

@@ -256,14 +256,19 @@ func (k *Kubelet) startContainer(ctx context.Context, sc *startContext, c *corev
 		return 0, err
 	}
 	sbCfg := k.sandboxConfig(pod, sc.sandbox.Metadata.GetAttempt())
+	t0 := k.clock.Now()
 	id, err := k.rt.CreateContainer(ctx, sc.sandbox.Id, cfg, sbCfg)
+	k.log.Debug("created container", "pod", podRef(pod), "container", c.Name, "took", k.clock.Since(t0))
 	if err != nil {
 		k.setWaiting(pod.UID, c.Name, "CreateContainerError", err.Error())
 		k.recorder.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
 		return 0, err
 	}
 	k.recorder.Eventf(pod, corev1.EventTypeNormal, "Created", "Created container %s", c.Name)
-	if err := k.rt.StartContainer(ctx, id); err != nil {
+	t0 = k.clock.Now()
+	err = k.rt.StartContainer(ctx, id)
+	k.log.Debug("started container", "pod", podRef(pod), "container", c.Name, "took", k.clock.Since(t0))
+	if err != nil {
 		k.setWaiting(pod.UID, c.Name, "RunContainerError", err.Error())
 		k.recorder.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
 		return 0, err

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,7 +28,7 @@ import (
 	"github.com/k1s/k1s/internal/runtime"
 )
 
-// Version is what the kubelet reports as NodeInfo.KubeletVersion.
+// defaultCgroupRoot is the cgroupfs parent of every pod's cgroup.
 const defaultCgroupRoot = "/k1s"
 
 // VolumeManager prepares and removes a pod's volumes on the host.
@@ -71,17 +72,16 @@ type Options struct {
 	ClusterDNS    []string
 	ClusterDomain string
 
-	Workers         int           // pod sync workers (default 16)
-	RelistPeriod    time.Duration // how often runtime state is compared (default 1s)
-	StatusPeriod    time.Duration // node status at least this often (default 1m)
-	LeaseDuration   time.Duration // default 40s, renewed every quarter
-	BackoffInitial  time.Duration // CrashLoopBackOff start (default 10s)
-	BackoffMax      time.Duration // CrashLoopBackOff cap (default 5m)
-	Recorder        record.EventRecorder
-	Clock           clock.WithTicker
-	Log             *slog.Logger
-	OnPodCIDR       func(cidr string) // called when the node's podCIDR is known
-	SystemInfoProbe bool              // read /proc for capacity (default true unless Capacity has cpu and memory)
+	Workers        int           // pod sync workers (default 16)
+	RelistPeriod   time.Duration // how often runtime state is compared (default 1s)
+	StatusPeriod   time.Duration // node status at least this often (default 1m)
+	LeaseDuration  time.Duration // default 40s, renewed every quarter
+	BackoffInitial time.Duration // CrashLoopBackOff start (default 10s)
+	BackoffMax     time.Duration // CrashLoopBackOff cap (default 5m)
+	Recorder       record.EventRecorder
+	Clock          clock.WithTicker
+	Log            *slog.Logger
+	OnPodCIDR      func(cidr string) // called when the node's podCIDR is known
 }
 
 func (o *Options) defaults() error {
@@ -167,7 +167,8 @@ type Kubelet struct {
 	seenOwner map[string]types.UID
 	// startTimes remember when this kubelet first acted on a pod.
 	startTimes map[types.UID]metav1.Time
-	node       *corev1.Node // last node object written or read
+	node       *corev1.Node          // last node object written or read
+	lease      *coordinationv1.Lease // last lease written; only leaseLoop uses it
 	ready      chan struct{}
 }
 

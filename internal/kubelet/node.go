@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/k1s/k1s/internal/version"
@@ -107,8 +108,36 @@ func (k *Kubelet) initialNode() *corev1.Node {
 	return n
 }
 
+// runtimeNotReady returns why the runtime or its network is not ready
+// ("" when both are), upstream's wording.
+func (k *Kubelet) runtimeNotReady(ctx context.Context) string {
+	st, err := k.rt.Status(ctx)
+	if err != nil {
+		return fmt.Sprintf("container runtime status check may not have completed yet: %v", err)
+	}
+	var problems []string
+	for _, want := range []string{runtimeapi.RuntimeReady, runtimeapi.NetworkReady} {
+		ok := false
+		for _, c := range st.GetConditions() {
+			if c.Type == want && c.Status {
+				ok = true
+			} else if c.Type == want {
+				problems = append(problems, fmt.Sprintf("%s=false reason:%s message:%s", want, c.Reason, c.Message))
+				ok = true
+			}
+		}
+		if !ok {
+			problems = append(problems, want+" missing")
+		}
+	}
+	if len(problems) == 0 {
+		return ""
+	}
+	return "container runtime network not ready: " + strings.Join(problems, ", ")
+}
+
 // nodeStatus computes the status the node should report now.
-func (k *Kubelet) nodeStatus(old *corev1.Node) corev1.NodeStatus {
+func (k *Kubelet) nodeStatus(ctx context.Context, old *corev1.Node) corev1.NodeStatus {
 	capacity := k.capacity()
 	alloc := corev1.ResourceList{}
 	for name, q := range capacity {
@@ -127,6 +156,9 @@ func (k *Kubelet) nodeStatus(old *corev1.Node) corev1.NodeStatus {
 		{Type: corev1.NodeDiskPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasNoDiskPressure", Message: "kubelet has no disk pressure"},
 		{Type: corev1.NodePIDPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientPID", Message: "kubelet has sufficient PID available"},
 		{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", Message: "kubelet is posting ready status"},
+	}
+	if why := k.runtimeNotReady(ctx); why != "" {
+		conds[3] = corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionFalse, Reason: "KubeletNotReady", Message: why}
 	}
 	if k.memoryPressure() {
 		conds[0] = corev1.NodeCondition{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionTrue, Reason: "KubeletHasInsufficientMemory", Message: "kubelet has insufficient memory available"}
@@ -246,7 +278,7 @@ func (k *Kubelet) updateNodeStatus(ctx context.Context, force bool) error {
 	if node == nil {
 		return nil
 	}
-	want := k.nodeStatus(node)
+	want := k.nodeStatus(ctx, node)
 	if !force && statusEqualIgnoringHeartbeat(node.Status, want) {
 		return nil
 	}
@@ -263,7 +295,7 @@ func (k *Kubelet) updateNodeStatus(ctx context.Context, force bool) error {
 		if gerr != nil {
 			return gerr
 		}
-		cur.Status = k.nodeStatus(cur)
+		cur.Status = k.nodeStatus(ctx, cur)
 		updated, err = k.client.CoreV1().Nodes().UpdateStatus(ctx, cur, metav1.UpdateOptions{})
 	}
 	if err != nil {
@@ -287,19 +319,24 @@ func statusEqualIgnoringHeartbeat(a, b corev1.NodeStatus) bool {
 	return apiequality.Semantic.DeepEqual(a, b)
 }
 
-// nodeStatusLoop writes status when it changes (checked every 10s) and at
-// least every StatusPeriod.
+// nodeStatusLoop writes status when it changes (checked every 10s, every
+// second while the node is not Ready, so that it turns Ready as soon as
+// its runtime's network is) and at least every StatusPeriod.
 func (k *Kubelet) nodeStatusLoop(ctx context.Context) {
-	t := k.clock.NewTicker(10 * time.Second)
+	t := k.clock.NewTicker(time.Second)
 	defer t.Stop()
-	last := k.clock.Now()
+	lastWrite, lastCheck := k.clock.Now(), k.clock.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C():
 		}
-		force := k.clock.Since(last) >= k.opts.StatusPeriod
+		if k.nodeReady() && k.clock.Since(lastCheck) < 10*time.Second {
+			continue
+		}
+		lastCheck = k.clock.Now()
+		force := k.clock.Since(lastWrite) >= k.opts.StatusPeriod
 		if err := k.updateNodeStatus(ctx, force); err != nil {
 			if ctx.Err() == nil {
 				k.log.Info("updating node status", "err", err)
@@ -307,9 +344,24 @@ func (k *Kubelet) nodeStatusLoop(ctx context.Context) {
 			continue
 		}
 		if force {
-			last = k.clock.Now()
+			lastWrite = k.clock.Now()
 		}
 	}
+}
+
+// nodeReady reports the Ready condition last written.
+func (k *Kubelet) nodeReady() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.node == nil {
+		return false
+	}
+	for _, c := range k.node.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // leaseLoop keeps the node's Lease in kube-node-lease renewed every
@@ -331,9 +383,25 @@ func (k *Kubelet) leaseLoop(ctx context.Context) {
 	}
 }
 
+// renewLease updates the lease from the copy last written (one request
+// per renewal, as upstream's kubelet); it reads the lease only when that
+// copy is missing or stale.
 func (k *Kubelet) renewLease(ctx context.Context) error {
 	leases := k.client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
 	now := metav1.NewMicroTime(k.clock.Now())
+	if l := k.lease; l != nil {
+		l = l.DeepCopy()
+		l.Spec.RenewTime = &now
+		updated, err := leases.Update(ctx, l, metav1.UpdateOptions{})
+		if err == nil {
+			k.lease = updated
+			return nil
+		}
+		k.lease = nil
+		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
 	l, err := leases.Get(ctx, k.opts.NodeName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		l = &coordinationv1.Lease{
@@ -349,7 +417,10 @@ func (k *Kubelet) renewLease(ctx context.Context) error {
 			l.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: k.node.Name, UID: k.node.UID}}
 		}
 		k.mu.Unlock()
-		_, err = leases.Create(ctx, l, metav1.CreateOptions{})
+		created, err := leases.Create(ctx, l, metav1.CreateOptions{})
+		if err == nil {
+			k.lease = created
+		}
 		return err
 	}
 	if err != nil {
@@ -358,7 +429,10 @@ func (k *Kubelet) renewLease(ctx context.Context) error {
 	l.Spec.RenewTime = &now
 	l.Spec.HolderIdentity = ptr.To(k.opts.NodeName)
 	l.Spec.LeaseDurationSeconds = ptr.To(int32(k.opts.LeaseDuration / time.Second))
-	_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
+	updated, err := leases.Update(ctx, l, metav1.UpdateOptions{})
+	if err == nil {
+		k.lease = updated
+	}
 	return err
 }
 

@@ -6,7 +6,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // relistLoop is the kubelet's PLEG: every RelistPeriod it lists the
@@ -102,5 +101,3 @@ func (k *Kubelet) housekeepingLoop(ctx context.Context) {
 		k.backoff.GC()
 	}
 }
-
-var _ = runtimeapi.ContainerState_CONTAINER_RUNNING

@@ -202,12 +202,11 @@ func (k *Kubelet) containerStatus(pod *corev1.Pod, c *corev1.Container, rp *runt
 	latest := rp.latest(c.Name)
 	w, hasWaiting := k.waitingFor(pod.UID, c.Name)
 	if latest == nil {
+		// Upstream's words: containers wait for init containers as
+		// PodInitializing, then are ContainerCreating.
 		reason := "ContainerCreating"
-		if init {
+		if init || !initDone(pod, rp) {
 			reason = "PodInitializing"
-			if i := initIndex(pod, c.Name); i > 0 || k.initRunning(pod, rp) {
-				reason = "PodInitializing"
-			}
 		}
 		if hasWaiting {
 			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: w.reason, Message: w.message}
@@ -251,22 +250,15 @@ func (k *Kubelet) containerStatus(pod *corev1.Pod, c *corev1.Container, rp *runt
 	return cs
 }
 
-func initIndex(pod *corev1.Pod, name string) int {
-	for i, c := range pod.Spec.InitContainers {
-		if c.Name == name {
-			return i
-		}
-	}
-	return -1
-}
-
-func (k *Kubelet) initRunning(pod *corev1.Pod, rp *runtimePod) bool {
+// initDone: every init container has exited successfully.
+func initDone(pod *corev1.Pod, rp *runtimePod) bool {
 	for _, c := range pod.Spec.InitContainers {
-		if st := rp.latest(c.Name); st != nil {
-			return true
+		st := rp.latest(c.Name)
+		if st == nil || st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.ExitCode != 0 {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // terminated converts an exited container's status, reading its

@@ -50,7 +50,10 @@ func (k *Kubelet) syncPod(ctx context.Context, uid types.UID) (time.Duration, er
 		return 0, nil
 	}
 	k.noteStart(pod)
+	t0 := k.clock.Now()
 	requeue, syncErr := k.syncRunning(ctx, pod, rp)
+	t1 := k.clock.Now()
+	defer func() { k.log.Debug("synced pod", "pod", podRef(pod), "run", t1.Sub(t0), "total", k.clock.Since(t0)) }()
 	// Report what is there now, whatever happened.
 	if rp2, err := k.runtimePod(ctx, uid); err == nil {
 		rp = rp2
@@ -61,6 +64,8 @@ func (k *Kubelet) syncPod(ctx context.Context, uid types.UID) (time.Duration, er
 	}
 	return requeue, syncErr
 }
+
+func podRef(pod *corev1.Pod) string { return pod.Namespace + "/" + pod.Name }
 
 func (k *Kubelet) noteStart(pod *corev1.Pod) {
 	k.mu.Lock()
@@ -100,7 +105,9 @@ func (k *Kubelet) syncRunning(ctx context.Context, pod *corev1.Pod, rp *runtimeP
 		if sb != nil {
 			attempt = sb.Metadata.GetAttempt() + 1
 		}
+		t0 := k.clock.Now()
 		id, err := k.runSandbox(ctx, pod, attempt)
+		k.log.Debug("ran pod sandbox", "pod", podRef(pod), "took", k.clock.Since(t0))
 		if err != nil {
 			k.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
 			return 0, err

@@ -21,6 +21,7 @@ import (
 func podResource() *Resource {
 	return &Resource{
 		Version: "v1", Kind: "Pod", Plural: "pods", Singular: "pod",
+		WatchIndex: "spec.nodeName",
 		ShortNames: []string{"po"}, Categories: []string{"all"}, Namespaced: true,
 		New:     func() runtime.Object { return &corev1.Pod{} },
 		NewList: func() runtime.Object { return &corev1.PodList{} },

@@ -58,6 +58,10 @@ type Resource struct {
 	// metadata.name and metadata.namespace (added generically), e.g.
 	// spec.nodeName and status.phase for pods.
 	Fields func(obj runtime.Object) fields.Set
+	// WatchIndex, if set, is one of Fields by which the watch cache
+	// indexes watchers that select a single value of it (pods by
+	// spec.nodeName: one kubelet per node watches its own pods).
+	WatchIndex string
 
 	// Allocator, if set, is called to reserve cluster-wide resources (e.g. a
 	// Service's ClusterIP and NodePorts) before the object is written.

@@ -17,6 +17,9 @@ var ErrNotFound = errors.New("not found")
 type Runtime interface {
 	// Version identifies the runtime (name and version go into NodeInfo).
 	Version(ctx context.Context) (*runtimeapi.VersionResponse, error)
+	// Status reports the runtime's conditions (RuntimeReady,
+	// NetworkReady); the node is Ready only when both are true.
+	Status(ctx context.Context) (*runtimeapi.RuntimeStatus, error)
 
 	RunPodSandbox(ctx context.Context, config *runtimeapi.PodSandboxConfig, runtimeHandler string) (string, error)
 	StopPodSandbox(ctx context.Context, podSandboxID string) error

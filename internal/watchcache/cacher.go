@@ -71,7 +71,13 @@ type Config struct {
 	// ready or catch up with a revision before it is served by Store
 	// instead (DefaultReadTimeout).
 	ReadTimeout time.Duration
-	Logger      *slog.Logger
+	// IndexField, if set, is a selectable field (spec.nodeName for pods)
+	// by which watchers that require one exact value are indexed: an
+	// event is handed only to the watchers of its object's old and new
+	// values, plus the unindexed ones. With a kubelet per node watching
+	// its own pods, a pod change then wakes one watcher, not thousands.
+	IndexField string
+	Logger     *slog.Logger
 }
 
 func (cfg *Config) validate() error {
@@ -136,7 +142,9 @@ type Cacher struct {
 	ready    bool
 	stopped  bool          // Run has returned
 	changed  chan struct{} // closed (and replaced) when rev, ready or stopped change
-	watchers map[*cacheWatcher]struct{}
+	watchers map[*cacheWatcher]struct{} // without an index value
+	// indexed holds the watchers requiring IndexField = value, by value.
+	indexed  map[string]map[*cacheWatcher]struct{}
 	progress progressRequester // the current store watch, if it can
 }
 
@@ -155,7 +163,80 @@ func New(cfg Config) (*Cacher, error) {
 		window:   newWindow(cfg.EventWindow, 0),
 		changed:  make(chan struct{}),
 		watchers: map[*cacheWatcher]struct{}{},
+		indexed:  map[string]map[*cacheWatcher]struct{}{},
 	}, nil
+}
+
+// addWatcherLocked registers w, under its index value if it has one.
+func (c *Cacher) addWatcherLocked(w *cacheWatcher) {
+	if !w.indexed {
+		c.watchers[w] = struct{}{}
+		return
+	}
+	set := c.indexed[w.indexValue]
+	if set == nil {
+		set = map[*cacheWatcher]struct{}{}
+		c.indexed[w.indexValue] = set
+	}
+	set[w] = struct{}{}
+}
+
+// removeWatcherLocked forgets w.
+func (c *Cacher) removeWatcherLocked(w *cacheWatcher) {
+	if !w.indexed {
+		delete(c.watchers, w)
+		return
+	}
+	if set := c.indexed[w.indexValue]; set != nil {
+		delete(set, w)
+		if len(set) == 0 {
+			delete(c.indexed, w.indexValue)
+		}
+	}
+}
+
+// closeAllLocked ends and forgets every watcher.
+func (c *Cacher) closeAllLocked() {
+	for w := range c.watchers {
+		w.close()
+	}
+	clear(c.watchers)
+	for _, set := range c.indexed {
+		for w := range set {
+			w.close()
+		}
+	}
+	clear(c.indexed)
+}
+
+// interested calls f for every watcher an event on e (old) -> cur (new)
+// may concern: the unindexed ones and those indexed by either object's
+// value of IndexField.
+func (c *Cacher) interested(prev, cur *entry, f func(*cacheWatcher)) {
+	for w := range c.watchers {
+		f(w)
+	}
+	if len(c.indexed) == 0 {
+		return
+	}
+	var pv, cv string
+	var hasPrev, hasCur bool
+	if prev != nil {
+		pv, hasPrev = prev.fields[c.cfg.IndexField]
+	}
+	if cur != nil {
+		cv, hasCur = cur.fields[c.cfg.IndexField]
+	}
+	if hasCur {
+		for w := range c.indexed[cv] {
+			f(w)
+		}
+	}
+	if hasPrev && (!hasCur || pv != cv) {
+		for w := range c.indexed[pv] {
+			f(w)
+		}
+	}
 }
 
 // Run lists the store and keeps the cache current with one watch until ctx
@@ -249,10 +330,7 @@ func (c *Cacher) relist(ctx context.Context) error {
 	// The old watchers may have missed changes between the old state and
 	// this one: end them; they resume from their last resourceVersion,
 	// which is now before the window, and relist.
-	for w := range c.watchers {
-		w.close()
-	}
-	clear(c.watchers)
+	c.closeAllLocked()
 	c.state.entries = entries
 	c.window.reset(rev)
 	c.rev = rev
@@ -349,16 +427,16 @@ func (c *Cacher) apply(ev watch.Event) error {
 	c.rev = max(c.rev, rev)
 	c.broadcastLocked()
 	var blocked []*cacheWatcher
-	for w := range c.watchers {
+	c.interested(ce.prev, ce.cur, func(w *cacheWatcher) {
 		if !w.inScope(ce.key) {
-			continue
+			return
 		}
 		select {
 		case w.input <- ce:
 		default:
 			blocked = append(blocked, w)
 		}
-	}
+	})
 	c.mu.Unlock()
 
 	if len(blocked) > 0 {
@@ -411,12 +489,20 @@ func (c *Cacher) sendBookmarks() {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	ev := &event{typ: watch.Bookmark, rev: c.rev}
-	for w := range c.watchers {
+	offer := func(w *cacheWatcher) {
 		if w.bookmarks {
 			select {
 			case w.input <- ev:
 			default:
 			}
+		}
+	}
+	for w := range c.watchers {
+		offer(w)
+	}
+	for _, set := range c.indexed {
+		for w := range set {
+			offer(w)
 		}
 	}
 }
@@ -429,10 +515,7 @@ func (c *Cacher) broadcastLocked() {
 func (c *Cacher) shutdown() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for w := range c.watchers {
-		w.close()
-	}
-	clear(c.watchers)
+	c.closeAllLocked()
 	c.ready = false
 	c.stopped = true
 	c.broadcastLocked()

@@ -75,6 +75,9 @@ func (c *Cacher) Watch(ctx context.Context, key string, opts storage.ListOptions
 		done:      make(chan struct{}),
 		finished:  make(chan struct{}),
 	}
+	if c.cfg.IndexField != "" && opts.Predicate.Field != nil {
+		w.indexValue, w.indexed = opts.Predicate.Field.RequiresExactMatch(c.cfg.IndexField)
+	}
 	var (
 		initial []*entry
 		replay  []*event
@@ -99,7 +102,7 @@ func (c *Cacher) Watch(ctx context.Context, key string, opts storage.ListOptions
 		}
 		start = fromRV
 	}
-	c.watchers[w] = struct{}{}
+	c.addWatcherLocked(w)
 	c.mu.Unlock()
 
 	w.unregister = context.AfterFunc(ctx, func() { c.stopWatcher(w) })
@@ -111,7 +114,7 @@ func (c *Cacher) Watch(ctx context.Context, key string, opts storage.ListOptions
 func (c *Cacher) stopWatcher(w *cacheWatcher) {
 	w.close()
 	c.mu.Lock()
-	delete(c.watchers, w)
+	c.removeWatcherLocked(w)
 	c.mu.Unlock()
 }
 
@@ -130,6 +133,11 @@ type cacheWatcher struct {
 	done     chan struct{} // closed to stop
 	once     sync.Once
 	finished chan struct{} // closed when run has returned
+
+	// indexed: the predicate requires IndexField = indexValue, so the
+	// cache hands this watcher only events of objects with that value.
+	indexed    bool
+	indexValue string
 
 	unregister func() bool // stops the context.AfterFunc
 	// lastBookmark is the revision of the last bookmark sent (run only).

@@ -15,6 +15,7 @@ import (
 	"github.com/k1s/k1s/internal/agent"
 	"github.com/k1s/k1s/internal/image"
 	"github.com/k1s/k1s/internal/nodetoken"
+	"github.com/k1s/k1s/internal/runtime/cri"
 	"github.com/k1s/k1s/internal/server"
 )
 
@@ -125,9 +126,80 @@ func run(m *testing.M, dir string) int {
 		return 1
 	}
 	code := m.Run()
-	// Leave nothing behind: every pod of the tests' namespaces goes.
-	kubectlRaw(context.Background(), "", "delete", "pods", "--all", "--all-namespaces", "--grace-period=0", "--force", "--wait=true")
+	if err := drainNode(ctx); err != nil {
+		fmt.Println("node e2e: cleaning up:", err)
+		if code == 0 {
+			code = 1
+		}
+	}
 	return code
+}
+
+// drainNode removes every pod and waits for the kubelet to tear their
+// sandboxes down, so that no container, mount, veth or cgroup outlives
+// the tests; what the kubelet could not remove is removed through CRI.
+// It then stops the agent and removes the tests' cgroup root.
+func drainNode(ctx context.Context) error {
+	defer func() {
+		stopAgent()
+		for _, dir := range cgroupRootDirs() {
+			os.Remove(dir)
+		}
+	}()
+	kubectlRaw(ctx, "", "delete", "pods", "--all", "--all-namespaces", "--grace-period=0", "--force")
+	rt, err := cri.New("unix://" + filepath.Join(agentDir, "containerd", "containerd.sock"))
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		sbs, err := rt.ListPodSandbox(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if len(sbs) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			for _, sb := range sbs {
+				rt.StopPodSandbox(ctx, sb.Id)
+				rt.RemovePodSandbox(ctx, sb.Id)
+			}
+			return fmt.Errorf("the kubelet left %d sandboxes behind", len(sbs))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// cgroupRootDirs lists the tests' cgroup root in every hierarchy.
+func cgroupRootDirs() []string {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupRoot)
+	if _, err := os.Stat("/sys/fs/cgroup" + cgroupRoot); err == nil {
+		dirs = append(dirs, "/sys/fs/cgroup"+cgroupRoot)
+	}
+	return dirs
+}
+
+// waitRuntimeEmpty waits until the node's containerd holds no sandbox.
+func waitRuntimeEmpty(t testing.TB) {
+	t.Helper()
+	rt, err := cri.New("unix://" + filepath.Join(agentDir, "containerd", "containerd.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		sbs, err := rt.ListPodSandbox(context.Background(), nil)
+		if err == nil && len(sbs) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the node still holds %d sandboxes", len(sbs))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // startAgent runs the node agent (joining with the node token) until the

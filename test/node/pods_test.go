@@ -41,7 +41,7 @@ func TestPodRunsLogsAndExec(t *testing.T) {
 	}
 	eventually(t, 30*time.Second, func() error {
 		out, errOut, err := kubectlRaw(context.Background(), "", "logs", "hello")
-		if err != nil || !strings.Contains(out, "hello from k1s") || !strings.Contains(out, "to stderr") {
+		if err != nil || !strings.Contains(out, "hello from k1s") || !strings.Contains(out, "to stderr") || !strings.Contains(out, "tick 1") {
 			return fmt.Errorf("logs: %q %q %v", out, errOut, err)
 		}
 		return nil

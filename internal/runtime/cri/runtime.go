@@ -99,6 +99,14 @@ func (r *Runtime) Version(ctx context.Context) (*runtimeapi.VersionResponse, err
 	return resp, wrap("Version", err)
 }
 
+func (r *Runtime) Status(ctx context.Context) (*runtimeapi.RuntimeStatus, error) {
+	resp, err := r.runtime.Status(ctx, &runtimeapi.StatusRequest{})
+	if err != nil {
+		return nil, wrap("Status", err)
+	}
+	return resp.Status, nil
+}
+
 func (r *Runtime) RunPodSandbox(ctx context.Context, config *runtimeapi.PodSandboxConfig, runtimeHandler string) (string, error) {
 	resp, err := r.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: config, RuntimeHandler: runtimeHandler})
 	if err != nil {

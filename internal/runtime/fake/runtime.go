@@ -109,6 +109,14 @@ func notFound(kind, id string) error {
 	return fmt.Errorf("fake runtime: %s %q: %w", kind, id, runtime.ErrNotFound)
 }
 
+// Status reports the fake runtime and its network as always ready.
+func (r *Runtime) Status(ctx context.Context) (*runtimeapi.RuntimeStatus, error) {
+	return &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{
+		{Type: runtimeapi.RuntimeReady, Status: true},
+		{Type: runtimeapi.NetworkReady, Status: true},
+	}}, nil
+}
+
 func (r *Runtime) Version(ctx context.Context) (*runtimeapi.VersionResponse, error) {
 	return &runtimeapi.VersionResponse{
 		Version:           "0.1.0",

@@ -73,6 +73,7 @@ func Run(t *testing.T, newRuntime func(t *testing.T) (runtime.Runtime, Env)) {
 		fn   func(t *testing.T, h *harness)
 	}{
 		{"Version", testVersion},
+		{"Status", testStatus},
 		{"Images", testImages},
 		{"SandboxLifecycle", testSandboxLifecycle},
 		{"SandboxFilters", testSandboxFilters},
@@ -99,6 +100,24 @@ func Run(t *testing.T, newRuntime func(t *testing.T) (runtime.Runtime, Env)) {
 type harness struct {
 	rt  runtime.Runtime
 	env Env
+}
+
+// testStatus: a working runtime reports itself ready. (Its network may
+// not be: a containerd without a CNI configuration says so.)
+func testStatus(t *testing.T, h *harness) {
+	st, err := h.rt.Status(t.Context())
+	if err != nil {
+		t.Fatalf("Status: %v", err)
+	}
+	for _, c := range st.GetConditions() {
+		if c.Type == runtimeapi.RuntimeReady {
+			if !c.Status {
+				t.Errorf("RuntimeReady false: %s %s", c.Reason, c.Message)
+			}
+			return
+		}
+	}
+	t.Errorf("no RuntimeReady condition in %v", st.GetConditions())
 }
 
 func testVersion(t *testing.T, h *harness) {

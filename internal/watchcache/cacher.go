@@ -140,8 +140,8 @@ type Cacher struct {
 	window   window
 	rev      int64 // every change up to rev is applied
 	ready    bool
-	stopped  bool          // Run has returned
-	changed  chan struct{} // closed (and replaced) when rev, ready or stopped change
+	stopped  bool                       // Run has returned
+	changed  chan struct{}              // closed (and replaced) when rev, ready or stopped change
 	watchers map[*cacheWatcher]struct{} // without an index value
 	// indexed holds the watchers requiring IndexField = value, by value.
 	indexed  map[string]map[*cacheWatcher]struct{}

@@ -29,7 +29,9 @@ func mustCRIList(t *testing.T, uid string) int {
 func TestAgentRestartAdoptsContainers(t *testing.T) {
 	needNode(t)
 	mustKubectl(t, podYAML("survivor", "Always", "sleep 3600", ""), "apply", "-f", "-")
-	t.Cleanup(func() { kubectlRaw(context.Background(), "", "delete", "pod", "survivor", "--grace-period=0", "--force") })
+	t.Cleanup(func() {
+		kubectlRaw(context.Background(), "", "delete", "pod", "survivor", "--grace-period=0", "--force")
+	})
 	waitJSONPath(t, 60*time.Second, "pod", "survivor", "{.status.phase}", "Running")
 	id := jsonpath(t, "pod", "survivor", "{.status.containerStatuses[0].containerID}")
 	uid := jsonpath(t, "pod", "survivor", "{.metadata.uid}")

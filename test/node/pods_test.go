@@ -137,7 +137,9 @@ func TestLivenessFailureRestarts(t *testing.T) {
 	needNode(t)
 	mustKubectl(t, podYAML("unhealthy", "Always", "touch /tmp/healthy; sleep 2; rm /tmp/healthy; sleep 600",
 		"    livenessProbe:\n      exec: {command: [cat, /tmp/healthy]}\n      periodSeconds: 1\n      failureThreshold: 1\n"), "apply", "-f", "-")
-	t.Cleanup(func() { kubectlRaw(context.Background(), "", "delete", "pod", "unhealthy", "--grace-period=0", "--force") })
+	t.Cleanup(func() {
+		kubectlRaw(context.Background(), "", "delete", "pod", "unhealthy", "--grace-period=0", "--force")
+	})
 	eventually(t, 60*time.Second, func() error {
 		n, _ := strconv.Atoi(jsonpath(t, "pod", "unhealthy", "{.status.containerStatuses[0].restartCount}"))
 		if n < 1 {
@@ -190,7 +192,9 @@ func TestConfigMapAndSecretReachTheContainer(t *testing.T) {
   - name: sec
     secret: {secretName: creds}
 `), "apply", "-f", "-")
-	t.Cleanup(func() { kubectlRaw(context.Background(), "", "delete", "pod", "configured", "--grace-period=0", "--force") })
+	t.Cleanup(func() {
+		kubectlRaw(context.Background(), "", "delete", "pod", "configured", "--grace-period=0", "--force")
+	})
 	waitJSONPath(t, 60*time.Second, "pod", "configured", "{.status.phase}", "Running")
 	out := mustKubectl(t, "", "exec", "configured", "--", "sh", "-c", "echo $GREETING $PASSWORD $MY_POD $CM_color; cat /etc/cfg/greeting; echo; cat /etc/sec/password")
 	for _, want := range []string{"hello s3cret configured blue", "hello\ns3cret"} {

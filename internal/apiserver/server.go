@@ -332,7 +332,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/api/", s.serveAPI)
 	mux.HandleFunc("/apis", s.serveAPI)
 	mux.HandleFunc("/apis/", s.serveAPI)
-	return s.withRecovery(s.withAuthentication(mux))
+	limit := newInflight(maxReadsInFlight, maxWritesInFlight)
+	return s.withRecovery(s.withAuthentication(limit.wrap(s.writeError, mux)))
 }
 
 // serveCACerts returns the cluster CA (public information) for agents

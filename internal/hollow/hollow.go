@@ -37,6 +37,9 @@ type Options struct {
 	NodesPerConnection int
 	// RootDir holds the kubelets' (nearly empty) pod directories.
 	RootDir string
+	// StartsPerSecond paces node starts (default 100/s), so that
+	// thousands of nodes do not register in the same second.
+	StartsPerSecond int
 	// OnReady, if set, is called once every node is registered.
 	OnReady func()
 	Log     *slog.Logger
@@ -49,6 +52,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if o.NamePrefix == "" {
 		o.NamePrefix = "hollow"
+	}
+	if o.StartsPerSecond <= 0 {
+		o.StartsPerSecond = 100
 	}
 	if o.NodesPerConnection <= 0 {
 		o.NodesPerConnection = 100
@@ -76,6 +82,8 @@ func Run(ctx context.Context, o Options) error {
 	for i := 0; i < o.Nodes; i += o.NodesPerConnection {
 		cfg := rest.CopyConfig(o.Config)
 		cfg.QPS, cfg.Burst = -1, 0 // the api-server's own limits apply
+		cfg.ContentType = "application/vnd.kubernetes.protobuf"
+		cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
 		// A wrapped transport is never shared from client-go's cache:
 		// each group gets its own connection.
 		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return rt }
@@ -93,7 +101,17 @@ func Run(ctx context.Context, o Options) error {
 	var mu sync.Mutex
 	var errs []error
 	ready := make(chan struct{}, o.Nodes)
+	pace := time.NewTicker(time.Second / time.Duration(o.StartsPerSecond))
+	defer pace.Stop()
 	for i := range o.Nodes {
+		if i > 0 {
+			select {
+			case <-pace.C:
+			case <-ctx.Done():
+				wg.Wait()
+				return errors.Join(errs...)
+			}
+		}
 		name := fmt.Sprintf("%s-%d", o.NamePrefix, i)
 		rt, err := fake.New(fake.Options{PodCIDR: podCIDR(i)})
 		if err != nil {

@@ -179,6 +179,16 @@ func (s *shell) scheduleOne(ctx context.Context, p popped) {
 		s.withQueue(func(q *schedulingQueue, _ time.Time) { q.done(p.key) })
 		return
 	}
+	s.mu.Lock()
+	assumed := s.cache.isAssumed(pod.UID)
+	s.mu.Unlock()
+	if assumed {
+		// Placed already; the informer has not seen the binding yet (a
+		// late update re-queued the pod). Deciding again would move its
+		// room to another node. The entry stays in flight: the binding's
+		// outcome (done or failed) or the informer's bound pod settles it.
+		return
+	}
 	info := newPodInfo(pod, s.namespacesMatching)
 	s.resolveVolumes(info)
 

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -34,6 +35,11 @@ func runAgent(ctx context.Context, o Options, bundle *pki.Bundle, url string) er
 		TLSClientConfig: rest.TLSClientConfig{CAData: bundle.CACertPEM, CertData: cert, KeyData: key},
 	}
 	ao.NodeName = name
+	if ao.NodeIP == "" && o.BindAddress != "" && !net.ParseIP(o.BindAddress).IsUnspecified() {
+		// A server on loopback is a local cluster: its node advertises
+		// (and its kubelet listens on) the same address.
+		ao.NodeIP = o.BindAddress
+	}
 	if ao.DataDir == "" {
 		ao.DataDir = filepath.Join(o.DataDir, "agent")
 	}

@@ -61,6 +61,13 @@ func (c *Cacher) Watch(ctx context.Context, key string, opts storage.ListOptions
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		if c.Ready() {
+			// The cache is live but behind: a watch straight on the
+			// store per client would only add load to a server that is
+			// already behind. The client retries (upstream answers the
+			// same "Too large resource version").
+			return nil, storage.NewError(storage.ErrCodeTooLarge, key, "too large resource version: %d, the cache has not caught up yet", want)
+		}
 		return c.store.Watch(ctx, key, opts)
 	}
 

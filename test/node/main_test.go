@@ -313,3 +313,5 @@ func waitJSONPath(t *testing.T, timeout time.Duration, kind, name, path, want st
 		return nil
 	})
 }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

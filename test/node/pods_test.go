@@ -234,3 +234,46 @@ func TestDeletedPodLeavesNothing(t *testing.T) {
 		t.Errorf("%d containers of the deleted pod remain (ctr: %s)", cri, out)
 	}
 }
+
+func TestExecWithTTYAndAttach(t *testing.T) {
+	needNode(t)
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script (util-linux) is needed to give kubectl a terminal")
+	}
+	mustKubectl(t, podYAML("talker", "Always", "i=0; while true; do echo said $i; i=$((i+1)); sleep 1; done", ""), "apply", "-f", "-")
+	t.Cleanup(func() { kubectlRaw(context.Background(), "", "delete", "pod", "talker", "--grace-period=0", "--force") })
+	waitJSONPath(t, 60*time.Second, "pod", "talker", "{.status.phase}", "Running")
+
+	// exec -it: script(1) gives kubectl a pseudo-terminal, so it asks
+	// for a TTY and the command runs on one inside the container.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "script", "-qec",
+		"kubectl --kubeconfig "+kubeconfig+" exec -it talker -- sh -c 'tty; echo rows=$(stty size)'", "/dev/null")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "/dev/pts/") || !strings.Contains(string(out), "rows=") {
+		t.Errorf("exec -it: %v\n%s", err, out)
+	}
+
+	// attach streams the running container's output.
+	actx, acancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer acancel()
+	att := exec.CommandContext(actx, "kubectl", "--kubeconfig", kubeconfig, "attach", "talker", "-c", "main")
+	stdout, _ := att.StdoutPipe()
+	if err := att.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	got := ""
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "said ") {
+			got = sc.Text()
+			break
+		}
+	}
+	acancel()
+	att.Wait()
+	if got == "" {
+		t.Errorf("attach streamed no output (%v)", sc.Err())
+	}
+}

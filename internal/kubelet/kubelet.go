@@ -149,6 +149,11 @@ type Kubelet struct {
 
 	factory informers.SharedInformerFactory
 	pods    cache.SharedIndexInformer
+	// nodeFactory watches this node's Node object only: other writers
+	// (the node lifecycle controller marking it Unknown) must be seen.
+	nodeFactory informers.SharedInformerFactory
+	nodes       cache.SharedIndexInformer
+	statusNow   chan struct{} // poked when the Node changed under us
 	queue   workqueue.TypedRateLimitingInterface[types.UID]
 	backoff *flowcontrol.Backoff
 	probes  *probeManager
@@ -213,6 +218,12 @@ func New(opts Options) (*Kubelet, error) {
 			lo.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", opts.NodeName).String()
 		}))
 	k.pods = k.factory.Core().V1().Pods().Informer()
+	k.nodeFactory = informers.NewSharedInformerFactoryWithOptions(opts.Client, 0,
+		informers.WithTweakListOptions(func(lo *metav1.ListOptions) {
+			lo.FieldSelector = fields.OneTermEqualSelector("metadata.name", opts.NodeName).String()
+		}))
+	k.nodes = k.nodeFactory.Core().V1().Nodes().Informer()
+	k.statusNow = make(chan struct{}, 1)
 	if err := k.pods.AddIndexers(cache.Indexers{podUIDIndex: func(obj any) ([]string, error) {
 		return []string{string(obj.(*corev1.Pod).UID)}, nil
 	}}); err != nil {
@@ -254,9 +265,19 @@ func (k *Kubelet) Run(ctx context.Context) error {
 			k.enqueue(obj)
 		},
 	})
+	k.nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, obj any) {
+			select {
+			case k.statusNow <- struct{}{}:
+			default:
+			}
+		},
+	})
 	k.factory.Start(ctx.Done())
 	defer k.factory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), k.pods.HasSynced) {
+	k.nodeFactory.Start(ctx.Done())
+	defer k.nodeFactory.Shutdown()
+	if !cache.WaitForCacheSync(ctx.Done(), k.pods.HasSynced, k.nodes.HasSynced) {
 		return ctx.Err()
 	}
 	close(k.ready)

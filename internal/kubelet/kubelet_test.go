@@ -366,3 +366,37 @@ func TestRestartAdoptsContainers(t *testing.T) {
 }
 
 var _ = errors.New
+
+// When another writer (the node lifecycle controller) marks the node
+// Unknown, a healthy kubelet sets it Ready again at once, not at its next
+// periodic status write.
+func TestNodeReadyRestoredAfterUnknown(t *testing.T) {
+	c := newClient(t)
+	startNode(t, c, "n1", nil, "")
+	ctx := context.Background()
+	n, err := c.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n.Status.Conditions {
+		if n.Status.Conditions[i].Type == corev1.NodeReady {
+			n.Status.Conditions[i].Status = corev1.ConditionUnknown
+			n.Status.Conditions[i].Reason = "NodeStatusUnknown"
+		}
+	}
+	if _, err := c.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testcluster.Eventually(t, 5*time.Second, func() error {
+		n, err := c.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady && cond.Status != corev1.ConditionTrue {
+				return fmt.Errorf("Ready is %s", cond.Status)
+			}
+		}
+		return nil
+	})
+}

@@ -278,6 +278,13 @@ func (k *Kubelet) updateNodeStatus(ctx context.Context, force bool) error {
 	if node == nil {
 		return nil
 	}
+	// Compare with the API's current Node when the watch has it: another
+	// writer (the node lifecycle controller) may have changed it.
+	if obj, ok, _ := k.nodes.GetStore().GetByKey(k.opts.NodeName); ok {
+		if cur := obj.(*corev1.Node); cur.ResourceVersion != node.ResourceVersion {
+			node = cur
+		}
+	}
 	want := k.nodeStatus(ctx, node)
 	if !force && statusEqualIgnoringHeartbeat(node.Status, want) {
 		return nil
@@ -327,12 +334,15 @@ func (k *Kubelet) nodeStatusLoop(ctx context.Context) {
 	defer t.Stop()
 	lastWrite, lastCheck := k.clock.Now(), k.clock.Now()
 	for {
+		poked := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C():
+		case <-k.statusNow:
+			poked = true
 		}
-		if k.nodeReady() && k.clock.Since(lastCheck) < 10*time.Second {
+		if !poked && k.nodeReady() && k.clock.Since(lastCheck) < 10*time.Second {
 			continue
 		}
 		lastCheck = k.clock.Now()

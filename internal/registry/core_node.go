@@ -18,6 +18,8 @@ import (
 func coreNodeResource() *Resource {
 	return &Resource{
 		Version: "v1", Kind: "Node", Plural: "nodes", Singular: "node",
+		// Each kubelet watches its own Node.
+		WatchIndex: "metadata.name",
 		ShortNames: []string{"no"},
 		New:        func() runtime.Object { return &corev1.Node{} },
 		NewList:    func() runtime.Object { return &corev1.NodeList{} },

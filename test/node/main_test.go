@@ -17,6 +17,7 @@ import (
 	"github.com/k1s/k1s/internal/nodetoken"
 	"github.com/k1s/k1s/internal/runtime/cri"
 	"github.com/k1s/k1s/internal/server"
+	"github.com/k1s/k1s/internal/testcluster"
 )
 
 const (
@@ -280,17 +281,7 @@ func mustKubectl(t *testing.T, stdin string, args ...string) string {
 
 func eventually(t *testing.T, timeout time.Duration, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %v: %v", timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testcluster.Eventually(t, timeout, f)
 }
 
 // jsonpath reads one field of an object with kubectl.

@@ -154,10 +154,10 @@ type Kubelet struct {
 	nodeFactory informers.SharedInformerFactory
 	nodes       cache.SharedIndexInformer
 	statusNow   chan struct{} // poked when the Node changed under us
-	queue   workqueue.TypedRateLimitingInterface[types.UID]
-	backoff *flowcontrol.Backoff
-	probes  *probeManager
-	volumes VolumeManager
+	queue       workqueue.TypedRateLimitingInterface[types.UID]
+	backoff     *flowcontrol.Backoff
+	probes      *probeManager
+	volumes     VolumeManager
 
 	runtimeName    string // "containerd", for containerID URLs
 	runtimeVersion string

@@ -56,6 +56,8 @@ type Options struct {
 	ClusterDNS []string
 	// CgroupRoot is the cgroupfs parent of pod cgroups (default /k1s).
 	CgroupRoot string
+	// BridgeName is the pods' Linux bridge (default k1s0).
+	BridgeName string
 	Log        *slog.Logger
 	// OnReady, if set, is called once the node is registered.
 	OnReady func()
@@ -105,7 +107,7 @@ func Run(ctx context.Context, o Options) error {
 	if endpoint == "" {
 		var err error
 		ctrd, err = containerd.New(containerd.Options{
-			DataDir: o.DataDir, PodCIDR: o.PodCIDR,
+			DataDir: o.DataDir, PodCIDR: o.PodCIDR, BridgeName: o.BridgeName,
 			StreamAddress: streamAddress(o.NodeIP), NetNSPath: o.NetNSPath,
 			Log: log.With("component", "containerd"),
 		})

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
 // cniConfName is the one network config containerd's CRI loads from the
@@ -88,10 +90,63 @@ func (c *Containerd) SetPodCIDR(podCIDR string) error {
 	if err != nil {
 		return fmt.Errorf("containerd: CNI config: %w", err)
 	}
+	if err := c.dropStaleBridgeAddrs(prefix); err != nil {
+		return fmt.Errorf("containerd: bridge %s: %w", c.opts.BridgeName, err)
+	}
 	if err := writeFileAtomic(filepath.Join(c.cniConfDir(), cniConfName), data); err != nil {
 		return fmt.Errorf("containerd: CNI config: %w", err)
 	}
 	return nil
+}
+
+// dropStaleBridgeAddrs removes addresses of the pod CIDR's family from a
+// bridge left by an earlier cluster (another data dir, another pod CIDR):
+// the bridge plugin refuses to configure a bridge that has a different
+// gateway address ("already has an IP address different from ...").
+func (c *Containerd) dropStaleBridgeAddrs(prefix netip.Prefix) error {
+	family := "-4"
+	if prefix.Addr().Is6() {
+		family = "-6"
+	}
+	out, err := c.ip(family, "-o", "addr", "show", "dev", c.opts.BridgeName)
+	if err != nil {
+		return nil // no such bridge yet
+	}
+	gateway := prefix.Masked().Addr().Next()
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		for i := 0; i+1 < len(f); i++ {
+			if f[i] != "inet" && f[i] != "inet6" {
+				continue
+			}
+			addr, err := netip.ParsePrefix(f[i+1])
+			if err != nil || addr.Addr().IsLinkLocalUnicast() {
+				continue
+			}
+			if addr.Addr() == gateway && addr.Bits() == prefix.Bits() {
+				continue
+			}
+			c.opts.Log.Info("removing a stale address from the pod bridge", "bridge", c.opts.BridgeName, "addr", f[i+1], "podCIDR", prefix)
+			if _, err := c.ip(family, "addr", "del", f[i+1], "dev", c.opts.BridgeName); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ip runs iproute2 in containerd's network namespace.
+func (c *Containerd) ip(args ...string) ([]byte, error) {
+	name := "ip"
+	if c.opts.NetNSPath != "" {
+		args = append([]string{"--net=" + c.opts.NetNSPath, "ip"}, args...)
+		name = "nsenter"
+	}
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		return out, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return out, nil
 }
 
 // writeFileAtomic replaces path with data through a rename, so readers

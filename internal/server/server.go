@@ -228,7 +228,12 @@ func Run(ctx context.Context, o Options) error {
 			if err := api.WaitReady(ctx); err != nil {
 				return nil
 			}
-			return runAgent(ctx, o, bundle, url)
+			// A node that cannot run (no containerd, say) must not take
+			// the control plane down with it.
+			if err := runAgent(ctx, o, bundle, url); err != nil && ctx.Err() == nil {
+				log.Error("the node agent stopped; the control plane keeps running (--disable-agent skips the agent)", "err", err)
+			}
+			return nil
 		})
 	}
 	return g.Wait()

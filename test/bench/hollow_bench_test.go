@@ -18,13 +18,14 @@ import (
 )
 
 // BenchmarkHollowNodes runs `k1s simulate` against a `k1s server`:
-// K1S_HOLLOW_NODES hollow nodes (default 5,000) in one process register
+// K1S_HOLLOW_NODES hollow nodes (default 1,000; the issue's memory target
+// is for 5,000, see docs/benchmarks.md) in one process register
 // and turn Ready; then 2,000 pods are created, scheduled and run on them.
 // Reported: the simulate process's resident memory (target: 5,000 nodes
 // within 4 GiB), time until every node is Ready, and pods/s from create
 // to Running.
 func BenchmarkHollowNodes(b *testing.B) {
-	nodes := 5000
+	nodes := 1000
 	if v := os.Getenv("K1S_HOLLOW_NODES"); v != "" {
 		nodes, _ = strconv.Atoi(v)
 	}

@@ -24,6 +24,7 @@ const (
 	nodeName   = "e2e-node"
 	busybox    = "k1s.local/busybox:e2e"
 	cgroupRoot = "/k1s-e2e"
+	bridge     = "k1s-e2e0"
 )
 
 var (
@@ -146,6 +147,7 @@ func drainNode(ctx context.Context) error {
 		for _, dir := range cgroupRootDirs() {
 			os.Remove(dir)
 		}
+		exec.Command("ip", "link", "del", bridge).Run()
 	}()
 	kubectlRaw(ctx, "", "delete", "pods", "--all", "--all-namespaces", "--grace-period=0", "--force")
 	rt, err := cri.New("unix://" + filepath.Join(agentDir, "containerd", "containerd.sock"))
@@ -216,7 +218,7 @@ func startAgent(ctx context.Context) (func(), error) {
 	go func() {
 		done <- agent.Run(actx, agent.Options{
 			Config: cfg, NodeName: nodeName, DataDir: agentDir, NodeIP: "127.0.0.1",
-			KubeletPort: -1, PodCIDR: "10.42.200.0/24", CgroupRoot: cgroupRoot,
+			KubeletPort: -1, PodCIDR: "10.42.200.0/24", CgroupRoot: cgroupRoot, BridgeName: bridge,
 			Log: logger(), OnReady: func() { close(ready) },
 		})
 	}()

@@ -122,7 +122,7 @@ func Run(ctx context.Context, o Options) error {
 			RootDir: filepath.Join(o.RootDir, name), NodeIP: "127.0.0.1", PodCIDR: podCIDR(i),
 			Capacity: o.Capacity, Reserved: corev1.ResourceList{},
 			Labels:  map[string]string{"k1s.io/hollow": "true"},
-			Volumes: noVolumes{}, Prober: okProber{}, CgroupRoot: "-",
+			Volumes: noVolumes{dir: filepath.Join(o.RootDir, name, "volumes")}, Prober: okProber{}, CgroupRoot: "-",
 			Workers: 1, RelistPeriod: 5 * time.Second,
 			Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: name}),
 			Log:      o.Log,
@@ -167,11 +167,22 @@ func podCIDR(i int) string {
 	return fmt.Sprintf("10.%d.%d.0/24", 64+i/256%64, i%256)
 }
 
-// noVolumes mounts nothing: hollow pods run no processes.
-type noVolumes struct{}
+// noVolumes mounts nothing (hollow pods run no processes): every volume
+// of a pod is one empty directory of the node, so that volumeMounts
+// resolve as on a real node.
+type noVolumes struct{ dir string }
 
-func (noVolumes) SetUp(context.Context, *corev1.Pod, string) (volume.Volumes, error) {
-	return volume.Volumes{}, nil
+func (v noVolumes) SetUp(_ context.Context, pod *corev1.Pod, _ string) (volume.Volumes, error) {
+	vols := make(volume.Volumes, len(pod.Spec.Volumes))
+	if len(pod.Spec.Volumes) > 0 {
+		if err := os.MkdirAll(v.dir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	for _, vol := range pod.Spec.Volumes {
+		vols[vol.Name] = volume.Volume{HostPath: v.dir}
+	}
+	return vols, nil
 }
 func (noVolumes) TearDown(context.Context, types.UID) error                { return nil }
 func (noVolumes) CleanupOrphans(context.Context, map[types.UID]bool) error { return nil }

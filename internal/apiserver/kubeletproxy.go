@@ -18,8 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/k1s/k1s/internal/kubelet/kubeletserver"
 	"github.com/k1s/k1s/internal/storage"
+	"github.com/k1s/k1s/internal/upgradeproxy"
 )
 
 // defaultKubeletPort is used when a Node does not publish its kubelet port.
@@ -142,11 +142,11 @@ func (s *Server) serveKubeletProxy(w http.ResponseWriter, r *http.Request, res *
 	if info.Subresource == "log" {
 		return s.streamKubeletLog(w, r, target, info.Name)
 	}
-	if !kubeletserver.IsUpgradeRequest(r) {
+	if !upgradeproxy.IsUpgradeRequest(r) {
 		return newBadRequest("Upgrade request required")
 	}
-	err = kubeletserver.ProxyUpgrade(w, r, target, s.kubelet.tls)
-	var be *kubeletserver.BackendError
+	err = upgradeproxy.Forward(w, r, target, s.kubelet.tls)
+	var be *upgradeproxy.BackendError
 	if errors.As(err, &be) {
 		return apierrors.NewInternalError(be)
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/k1s/k1s/internal/upgradeproxy"
 )
 
 // streamFlags reads stdin/stdout/stderr/tty. The api-server sends
@@ -36,7 +38,7 @@ func parseStreamFlags(r *http.Request) (streamFlags, error) {
 // server (/exec/ns/pod/container?command=...).
 func (s *Server) serveExec(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if !IsUpgradeRequest(r) {
+	if !upgradeproxy.IsUpgradeRequest(r) {
 		s.writeError(w, r, badRequest("Upgrade request required"))
 		return
 	}
@@ -69,7 +71,7 @@ func (s *Server) serveExec(w http.ResponseWriter, r *http.Request) {
 // serveAttach attaches to a container's main process.
 func (s *Server) serveAttach(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if !IsUpgradeRequest(r) {
+	if !upgradeproxy.IsUpgradeRequest(r) {
 		s.writeError(w, r, badRequest("Upgrade request required"))
 		return
 	}
@@ -98,7 +100,7 @@ func (s *Server) serveAttach(w http.ResponseWriter, r *http.Request) {
 // ports per stream; WebSocket clients list them as port= parameters.
 func (s *Server) servePortForward(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if !IsUpgradeRequest(r) {
+	if !upgradeproxy.IsUpgradeRequest(r) {
 		s.writeError(w, r, badRequest("Upgrade request required"))
 		return
 	}
@@ -132,8 +134,8 @@ func (s *Server) proxyStream(w http.ResponseWriter, r *http.Request, rawURL stri
 		s.writeError(w, r, fmt.Errorf("runtime returned a bad streaming URL %q", rawURL))
 		return
 	}
-	err = ProxyUpgrade(w, r, target, s.opts.RuntimeTLS)
-	var be *BackendError
+	err = upgradeproxy.Forward(w, r, target, s.opts.RuntimeTLS)
+	var be *upgradeproxy.BackendError
 	switch {
 	case errors.As(err, &be):
 		s.writeError(w, r, fmt.Errorf("runtime streaming server: %w", err))

@@ -1,4 +1,4 @@
-package kubeletserver
+package upgradeproxy
 
 import (
 	"bufio"
@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// BackendError is returned by ProxyUpgrade when the target could not be
+// BackendError is returned by Forward when the target could not be
 // reached or did not answer; nothing has been written to the client then,
 // so the caller answers it.
 type BackendError struct{ Err error }
@@ -47,7 +47,7 @@ const (
 	maxRefusalBody     = 64 << 10
 )
 
-// ProxyUpgrade forwards the upgrade request r (SPDY or WebSocket) to
+// Forward forwards the upgrade request r (SPDY or WebSocket) to
 // target, keeping its method and headers (Upgrade, Connection,
 // Sec-WebSocket-*, X-Stream-Protocol-Version) but not its credentials.
 // When the target switches protocols, the client's connection is hijacked
@@ -58,7 +58,7 @@ const (
 //
 // tlsConfig is used for https targets. A *BackendError means nothing was
 // written to w; other errors are for logging only.
-func ProxyUpgrade(w http.ResponseWriter, r *http.Request, target *url.URL, tlsConfig *tls.Config) error {
+func Forward(w http.ResponseWriter, r *http.Request, target *url.URL, tlsConfig *tls.Config) error {
 	ctx := r.Context()
 	out, err := http.NewRequestWithContext(ctx, r.Method, target.String(), nil)
 	if err != nil {

@@ -248,8 +248,12 @@ func TestServiceAllocateClusterIP(t *testing.T) {
 		t.Errorf("allocated %q (%v), clusterIPs %v", svc.Spec.ClusterIP, err, svc.Spec.ClusterIPs)
 	}
 
-	// Requested, free and in range.
-	req := serviceTestService("req", func(s *corev1.Service) { s.Spec.ClusterIP = "10.43.0.1" })
+	// Requested, free and in range (the dynamic one above is random).
+	free := "10.43.0.1"
+	if svc.Spec.ClusterIP == free {
+		free = "10.43.0.2"
+	}
+	req := serviceTestService("req", func(s *corev1.Service) { s.Spec.ClusterIP = free })
 	if _, err := a.Allocate(ctx, req, nil); err != nil {
 		t.Errorf("requested free IP: %v", err)
 	}
@@ -281,7 +285,7 @@ func TestServiceAllocateClusterIP(t *testing.T) {
 
 	// Release, then the address can be requested again.
 	a.Release(ctx, req)
-	again := serviceTestService("again", func(s *corev1.Service) { s.Spec.ClusterIP = "10.43.0.1" })
+	again := serviceTestService("again", func(s *corev1.Service) { s.Spec.ClusterIP = free })
 	if _, err := a.Allocate(ctx, again, nil); err != nil {
 		t.Errorf("reuse after release: %v", err)
 	}

@@ -43,6 +43,8 @@ func TestImageLoadCommand(t *testing.T) {
 
 	y := strings.Replace(podYAML("fromtar", "Always", "sleep 600", ""), "image: "+busybox, "image: "+ref, 1)
 	mustKubectl(t, strings.Replace(y, "imagePullPolicy: Never", "imagePullPolicy: IfNotPresent", 1), "apply", "-f", "-")
-	t.Cleanup(func() { kubectlRaw(context.Background(), "", "delete", "pod", "fromtar", "--grace-period=0", "--force") })
+	t.Cleanup(func() {
+		kubectlRaw(context.Background(), "", "delete", "pod", "fromtar", "--grace-period=0", "--force")
+	})
 	waitJSONPath(t, 60*time.Second, "pod", "fromtar", "{.status.phase}", "Running")
 }

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/k1s/k1s/internal/atomicfile"
 )
 
 // cniConfName is the one network config containerd's CRI loads from the
@@ -93,7 +95,12 @@ func (c *Containerd) SetPodCIDR(podCIDR string) error {
 	if err := c.dropStaleBridgeAddrs(prefix); err != nil {
 		return fmt.Errorf("containerd: bridge %s: %w", c.opts.BridgeName, err)
 	}
-	if err := writeFileAtomic(filepath.Join(c.cniConfDir(), cniConfName), data); err != nil {
+	if err := os.MkdirAll(c.cniConfDir(), 0o755); err != nil {
+		return fmt.Errorf("containerd: CNI config: %w", err)
+	}
+	// The temporary file's name does not end in .conflist: containerd's
+	// config watcher ignores it.
+	if err := atomicfile.Write(filepath.Join(c.cniConfDir(), cniConfName), data, 0o644); err != nil {
 		return fmt.Errorf("containerd: CNI config: %w", err)
 	}
 	return nil
@@ -147,35 +154,4 @@ func (c *Containerd) ip(args ...string) ([]byte, error) {
 		return out, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return out, nil
-}
-
-// writeFileAtomic replaces path with data through a rename, so readers
-// never see a partial file. The temporary name does not end in .conflist,
-// so containerd's config watcher ignores it.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/k1s/k1s/internal/atomicfile"
 	"github.com/k1s/k1s/internal/image"
 )
 
@@ -219,7 +220,7 @@ func (c *Containerd) setup() error {
 			return fmt.Errorf("containerd: %w", err)
 		}
 	}
-	if err := writeFileAtomic(c.configPath(), []byte(c.configTOML())); err != nil {
+	if err := atomicfile.Write(c.configPath(), []byte(c.configTOML()), 0o644); err != nil {
 		return fmt.Errorf("containerd: config: %w", err)
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/dump"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/k1s/k1s/internal/atomicfile"
 	"github.com/k1s/k1s/internal/kubelet/envvar"
 	"github.com/k1s/k1s/internal/runtime"
 )
@@ -209,18 +210,16 @@ func (k *Kubelet) writeHosts(pod *corev1.Pod, podIP string) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, "etc-hosts"), []byte(b.String()), 0o644)
+	return writeIfChanged(filepath.Join(dir, "etc-hosts"), []byte(b.String()), 0o644)
 }
 
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+// writeIfChanged replaces path with data unless it holds data already
+// (pods are synced often; their hosts file rarely changes).
+func writeIfChanged(path string, data []byte, mode os.FileMode) error {
 	if old, err := os.ReadFile(path); err == nil && string(old) == string(data) {
 		return nil
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, data, mode)
 }
 
 // containerHash identifies the parts of a container's spec that, changed,

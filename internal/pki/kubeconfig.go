@@ -7,6 +7,8 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/k1s/k1s/internal/atomicfile"
 )
 
 // kubeconfigName names the cluster and context in every kubeconfig we write,
@@ -46,7 +48,7 @@ func WriteKubeconfig(path, serverURL string, caPEM, certPEM, keyPEM []byte, user
 	if err := os.MkdirAll(filepath.Dir(path), dirMode); err != nil {
 		return fmt.Errorf("kubeconfig %s: %w", path, err)
 	}
-	if err := writeFileAtomic(path, data, keyMode); err != nil {
+	if err := atomicfile.Write(path, data, keyMode); err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
 	return nil

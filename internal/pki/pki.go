@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/k1s/k1s/internal/atomicfile"
 )
 
 // File names under DIR/tls.
@@ -184,7 +186,7 @@ func (b *Bundle) path(name string) string { return filepath.Join(b.Dir, name) }
 
 // write replaces one file and records it in Written.
 func (b *Bundle) write(name string, data []byte, perm os.FileMode) error {
-	if err := writeFileAtomic(b.path(name), data, perm); err != nil {
+	if err := atomicfile.Write(b.path(name), data, perm); err != nil {
 		return err
 	}
 	b.Written = append(b.Written, name)

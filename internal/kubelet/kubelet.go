@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"github.com/k1s/k1s/internal/controller/worker"
 	"github.com/k1s/k1s/internal/kubelet/volume"
 	"github.com/k1s/k1s/internal/runtime"
 )
@@ -288,14 +289,8 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	wg.Go(func() { k.nodeStatusLoop(ctx) })
 	wg.Go(func() { k.relistLoop(ctx) })
 	wg.Go(func() { k.housekeepingLoop(ctx) })
-	for range k.opts.Workers {
-		wg.Go(func() {
-			for k.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	k.queue.ShutDown()
+	// Workers until ctx ends; then the queue is shut down.
+	worker.Run(ctx, k.opts.Workers, k.queue, k.processNext)
 	k.probes.stopAll()
 	wg.Wait()
 	return nil

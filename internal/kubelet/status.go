@@ -11,6 +11,8 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/k1s/k1s/internal/kubelet/kubeletserver"
 )
 
 // podStatus computes the status of a live pod from its spec and what the
@@ -284,7 +286,7 @@ func (k *Kubelet) terminated(st *runtimeapi.ContainerStatus) *corev1.ContainerSt
 		}
 	}
 	if t.Message == "" && t.ExitCode != 0 && st.Annotations[annTerminationPolicy] == string(corev1.TerminationMessageFallbackToLogsOnError) && st.LogPath != "" {
-		if b, err := tailLog(st.LogPath, 80, 2048); err == nil {
+		if b, err := kubeletserver.Tail(st.LogPath, 80, 2048); err == nil {
 			t.Message = string(b)
 		}
 	}
@@ -300,34 +302,6 @@ func readLimited(path string, n int) ([]byte, error) {
 	buf := make([]byte, n)
 	m, _ := f.Read(buf)
 	return buf[:m], nil
-}
-
-// tailLog returns the message parts of the last lines of a CRI log file.
-func tailLog(path string, lines, maxBytes int) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	var out strings.Builder
-	for _, l := range all {
-		// <time> <stream> <P|F> <msg>
-		parts := strings.SplitN(l, " ", 4)
-		if len(parts) == 4 {
-			out.WriteString(parts[3])
-			if parts[2] == "F" {
-				out.WriteByte('\n')
-			}
-		}
-	}
-	s := out.String()
-	if len(s) > maxBytes {
-		s = s[len(s)-maxBytes:]
-	}
-	return []byte(s), nil
 }
 
 // writeStatus updates the pod's status subresource when it differs from

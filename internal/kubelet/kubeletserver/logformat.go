@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 )
 
@@ -207,4 +208,32 @@ func copyRecords(sc *lineScanner, lw *logWriter) error {
 			return err
 		}
 	}
+}
+
+// Tail returns the messages of the last n logical lines of a CRI log file,
+// cut to its last maxBytes: what a container printed last, for a
+// terminated container's message (terminationMessagePolicy
+// FallbackToLogsOnError).
+func Tail(path string, n int64, maxBytes int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	off, err := tailOffset(f, n)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := copyRecords(newLineScanner(f), &logWriter{w: &buf, opts: logOptions{tail: n}}); err != nil {
+		return nil, err
+	}
+	out := buf.Bytes()
+	if len(out) > maxBytes {
+		out = out[len(out)-maxBytes:]
+	}
+	return out, nil
 }

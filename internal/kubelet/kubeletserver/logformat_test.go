@@ -3,6 +3,8 @@ package kubeletserver
 import (
 	"bytes"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -123,5 +125,35 @@ func TestLineScannerKeepsUnfinishedLine(t *testing.T) {
 	}
 	if got := out.String(); got != "hello\n" {
 		t.Errorf("got %q, want %q", got, "hello\n")
+	}
+}
+
+func TestTail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "0.log")
+	log := "2026-11-27T10:00:00.000000001Z stdout F one\n" +
+		"2026-11-27T10:00:00.000000002Z stderr P tw\n" +
+		"2026-11-27T10:00:00.000000003Z stderr F o\n" +
+		"garbage\n" +
+		"2026-11-27T10:00:00.000000004Z stdout F three\n"
+	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		n        int64
+		maxBytes int
+		want     string
+	}{
+		{2, 100, "two\nthree\n"},
+		{80, 100, "one\ntwo\nthree\n"},
+		{80, 6, "three\n"},
+		{0, 100, ""},
+	} {
+		got, err := Tail(path, tc.n, tc.maxBytes)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("Tail(%d, %d) = %q, %v; want %q", tc.n, tc.maxBytes, got, err, tc.want)
+		}
+	}
+	if _, err := Tail(filepath.Join(t.TempDir(), "missing"), 1, 1); err == nil {
+		t.Error("Tail of a missing file succeeded")
 	}
 }

@@ -8,6 +8,8 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/k1s/k1s/internal/satoken"
 )
 
 // User is an authenticated identity.
@@ -50,6 +52,14 @@ func (s *Server) withAuthentication(next http.Handler) http.Handler {
 			subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.NodeToken)) == 1 {
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, NodeTokenUser)))
 			return
+		}
+		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && s.cfg.ServiceAccountIssuer != nil && satoken.LooksLikeToken(tok) {
+			u, err := s.authenticateServiceAccount(r.Context(), tok)
+			if err == nil {
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
+				return
+			}
+			s.log.Debug("service account token refused", "err", err)
 		}
 		if publicPaths[r.URL.Path] || isPublicHealthPath(r.URL.Path) {
 			next.ServeHTTP(w, r)

@@ -80,6 +80,8 @@ func subresourcesOf(r *registry.Resource) []subresource {
 				subresource{"portforward", schema.GroupVersionKind{Version: "v1", Kind: "PodPortForwardOptions"}, metav1.Verbs{"create", "get"}})
 		case "namespaces":
 			subs = append(subs, subresource{"finalize", gvk, metav1.Verbs{"update"}})
+		case "serviceaccounts":
+			subs = append(subs, subresource{"token", schema.GroupVersionKind{Group: "authentication.k8s.io", Version: "v1", Kind: "TokenRequest"}, metav1.Verbs{"create"}})
 		}
 	}
 	return subs

@@ -55,15 +55,23 @@ type testServer struct {
 	done   chan error
 	// lists counts list requests (GET collection without watch) served.
 	lists atomic.Int64
+	// configure, if set, adjusts the api-server's Config before start.
+	configure func(*testServer, *apiserver.Config)
 }
 
 func startServer(t testing.TB) *testServer {
+	t.Helper()
+	return startServerWith(t, nil)
+}
+
+// startServerWith starts a test api-server whose Config configure adjusts.
+func startServerWith(t testing.TB, configure func(*testServer, *apiserver.Config)) *testServer {
 	t.Helper()
 	bundle, err := pki.Ensure(t.TempDir(), pki.Options{NodeIPs: []net.IP{net.ParseIP("127.0.0.1")}, ServiceIP: net.ParseIP("10.43.0.1")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{t: t, etcd: testEtcd(t), bundle: bundle, addr: "127.0.0.1:0"}
+	ts := &testServer{t: t, etcd: testEtcd(t), bundle: bundle, addr: "127.0.0.1:0", configure: configure}
 	ts.start()
 	t.Cleanup(ts.stop)
 	return ts
@@ -93,11 +101,15 @@ func (ts *testServer) start() {
 	if os.Getenv("K1S_TEST_DEBUG") != "" {
 		level = slog.LevelDebug
 	}
-	api, err = apiserver.New(apiserver.Config{
+	cfg := apiserver.Config{
 		Etcd: ts.etcd, Resources: resources, Scheme: sch, OpenAPI: oa, Listener: ln,
 		TLS: ts.bundle.ServingTLSConfig(), Version: version.Info(),
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
-	})
+	}
+	if ts.configure != nil {
+		ts.configure(ts, &cfg)
+	}
+	api, err = apiserver.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,6 +61,8 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info requ
 			err = s.handleBinding(w, r, res, info)
 		case info.Subresource == "eviction":
 			err = s.handleEviction(w, r, res, info)
+		case info.Subresource == "token":
+			err = s.handleTokenRequest(w, r, res, info)
 		case info.Name != "":
 			err = newMethodNotSupported(res.gr, "create")
 		case res.Namespaced && info.Namespace == "":

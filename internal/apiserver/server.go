@@ -27,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 
 	"github.com/k1s/k1s/internal/registry"
+	"github.com/k1s/k1s/internal/satoken"
 	"github.com/k1s/k1s/internal/scheme"
 	"github.com/k1s/k1s/internal/storage"
 	"github.com/k1s/k1s/internal/storage/etcd3"
@@ -70,6 +71,13 @@ type Config struct {
 	// CACertPEM, if set, is served at /cacerts without authentication:
 	// joining agents fetch it and check it against their token.
 	CACertPEM []byte
+	// ServiceAccountIssuer, if set, signs tokens for serviceaccounts/token
+	// and authenticates them; new pods then get the kube-api-access
+	// volume.
+	ServiceAccountIssuer *satoken.Issuer
+	// APIAudiences are the token audiences the api-server accepts;
+	// default: the issuer's URL.
+	APIAudiences []string
 }
 
 func (c *Config) validate() error {

@@ -162,6 +162,9 @@ func (s *Server) createObject(ctx context.Context, res *resource, namespace stri
 			res.PrepareForCreate(obj)
 		}
 		s.prepareCreateBuiltin(res, obj)
+		if pod, ok := obj.(*corev1.Pod); ok {
+			s.admitPodServiceAccount(ctx, pod)
+		}
 		errs := metavalidation.ValidateObjectMetaAccessor(m, res.Namespaced, nameValidator(res), field.NewPath("metadata"))
 		if res.Validate != nil {
 			errs = append(errs, res.Validate(obj)...)

@@ -2,7 +2,9 @@ package controllermanager
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
 
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -19,6 +21,7 @@ import (
 	"github.com/k1s/k1s/internal/controller/nodelifecycle"
 	"github.com/k1s/k1s/internal/controller/podgc"
 	"github.com/k1s/k1s/internal/controller/replicaset"
+	"github.com/k1s/k1s/internal/controller/rootcacert"
 	"github.com/k1s/k1s/internal/controller/serviceaccount"
 	"github.com/k1s/k1s/internal/controller/statefulset"
 )
@@ -55,6 +58,7 @@ func controllers() []controller {
 		{"job", startJobController},
 		{"garbagecollector", startGarbageCollector},
 		{"serviceaccount", startServiceAccountController},
+		{"root-ca-cert-publisher", startRootCACertPublisher},
 		{"podgc", startPodGC},
 		{"nodeipam", startNodeIPAMController},
 		{"nodelifecycle", startNodeLifecycleController},
@@ -97,6 +101,36 @@ func startServiceAccountController(_ context.Context, cc *controllerContext) err
 		Namespaces:      cc.Informers.Core().V1().Namespaces(),
 		ServiceAccounts: cc.Informers.Core().V1().ServiceAccounts(),
 		Logger:          cc.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	cc.run(c.Run)
+	return nil
+}
+
+// startRootCACertPublisher publishes the CA of the controller-manager's
+// own kubeconfig, the CA that signs the api-server's serving certificate
+// (skipped when that kubeconfig carries no CA).
+func startRootCACertPublisher(_ context.Context, cc *controllerContext) error {
+	ca := cc.Options.Kubeconfig.CAData
+	if len(ca) == 0 && cc.Options.Kubeconfig.CAFile != "" {
+		b, err := os.ReadFile(cc.Options.Kubeconfig.CAFile)
+		if err != nil {
+			return fmt.Errorf("root CA: %w", err)
+		}
+		ca = b
+	}
+	if len(ca) == 0 {
+		cc.Logger.Info("not publishing kube-root-ca.crt: the kubeconfig has no CA")
+		return nil
+	}
+	c, err := rootcacert.New(rootcacert.Options{
+		Client:     cc.Client,
+		Namespaces: cc.Informers.Core().V1().Namespaces(),
+		ConfigMaps: cc.Informers.Core().V1().ConfigMaps(),
+		RootCA:     ca,
+		Logger:     cc.Logger,
 	})
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -35,10 +36,17 @@ func runAgent(ctx context.Context, o Options, bundle *pki.Bundle, url string) er
 		TLSClientConfig: rest.TLSClientConfig{CAData: bundle.CACertPEM, CertData: cert, KeyData: key},
 	}
 	ao.NodeName = name
-	if ao.NodeIP == "" && o.BindAddress != "" && !net.ParseIP(o.BindAddress).IsUnspecified() {
-		// A server on loopback is a local cluster: its node advertises
-		// (and its kubelet listens on) the same address.
-		ao.NodeIP = o.BindAddress
+	if ao.NodeIP == "" && !(net.ParseIP(o.BindAddress).IsUnspecified() && net.ParseIP(o.AdvertiseAddress).IsLoopback()) {
+		// The node advertises (and its kubelet listens on) the address
+		// the api-server is reached at: on a loopback server, loopback.
+		// A server on all interfaces without an advertised address
+		// leaves the choice to the agent (its first non-loopback address).
+		ao.NodeIP = o.AdvertiseAddress
+	}
+	if len(ao.ClusterDNS) == 0 {
+		if p, err := netip.ParsePrefix(o.ServiceCIDR); err == nil {
+			ao.ClusterDNS = []string{clusterDNS(p).String()}
+		}
 	}
 	if ao.DataDir == "" {
 		ao.DataDir = filepath.Join(o.DataDir, "agent")

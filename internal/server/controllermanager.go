@@ -33,5 +33,6 @@ func runControllerManager(ctx context.Context, o Options, bundle *pki.Bundle, ur
 		LeaderElect: len(o.EtcdServers) > 0,
 		// Zero means the controller-manager's default.
 		NodeMonitorGracePeriod: o.NodeMonitorGracePeriod,
+		ClusterCIDR:            o.ClusterCIDR,
 	})
 }

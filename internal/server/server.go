@@ -27,6 +27,7 @@ import (
 	"github.com/k1s/k1s/internal/openapi"
 	"github.com/k1s/k1s/internal/pki"
 	"github.com/k1s/k1s/internal/registry"
+	"github.com/k1s/k1s/internal/satoken"
 	"github.com/k1s/k1s/internal/scheme"
 	"github.com/k1s/k1s/internal/version"
 )
@@ -38,9 +39,18 @@ type Options struct {
 	HTTPSPort   int    // default 6443; 0 picks a free port (tests)
 	// EtcdServers, if set, names an external etcd cluster instead of the
 	// embedded member.
-	EtcdServers  []string
-	ServiceCIDR  string // default 10.43.0.0/16
-	DisableAgent bool
+	EtcdServers []string
+	ServiceCIDR string // default 10.43.0.0/16
+	// ClusterCIDR is the pod address range (a /24 per node); default
+	// 10.42.0.0/16.
+	ClusterCIDR string
+	// AdvertiseAddress is where pods and nodes reach the api-server: the
+	// kubernetes Service's endpoint and this machine's node address.
+	// Default: the bind address when it names one interface, else
+	// 127.0.0.1 (a loopback-only cluster, whose pods cannot reach the
+	// api-server).
+	AdvertiseAddress string
+	DisableAgent     bool
 	// NodeMonitorGracePeriod: how long a node may be silent before it is
 	// marked Unknown (0: the controller-manager's default, 40s).
 	NodeMonitorGracePeriod time.Duration
@@ -75,6 +85,18 @@ func (o *Options) defaults() error {
 	if o.ServiceCIDR == "" {
 		o.ServiceCIDR = "10.43.0.0/16"
 	}
+	if o.ClusterCIDR == "" {
+		o.ClusterCIDR = "10.42.0.0/16"
+	}
+	if o.AdvertiseAddress == "" {
+		o.AdvertiseAddress = kubeconfigHost(o.BindAddress)
+	}
+	if ip := net.ParseIP(o.AdvertiseAddress); ip == nil || ip.IsUnspecified() {
+		return fmt.Errorf("--advertise-address %q is not the address of an interface", o.AdvertiseAddress)
+	}
+	if _, err := netip.ParsePrefix(o.ClusterCIDR); err != nil {
+		return fmt.Errorf("--cluster-cidr: %w", err)
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -105,7 +127,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("creating data dir: %w", err)
 	}
 	bundle, err := pki.Ensure(o.DataDir, pki.Options{
-		NodeIPs:   []net.IP{net.ParseIP(o.BindAddress)},
+		NodeIPs:   []net.IP{net.ParseIP(o.BindAddress), net.ParseIP(o.AdvertiseAddress)},
 		ServiceIP: firstIP(serviceCIDR),
 	})
 	if err != nil {
@@ -172,16 +194,22 @@ func Run(ctx context.Context, o Options) error {
 		ln.Close()
 		return fmt.Errorf("kubelet client certificate: %w", err)
 	}
+	issuer, err := satoken.NewIssuer(ServiceAccountIssuer, bundle.ServiceAccountKey)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	api, err = apiserver.New(apiserver.Config{
 		Etcd: client, Resources: resources, Scheme: sch, OpenAPI: oa,
 		Listener: ln, TLS: bundle.ServingTLSConfig(), Logger: log.With("component", "apiserver"),
-		Version:          version.Info(),
-		KubeletClientTLS: &tls.Config{Certificates: []tls.Certificate{kubeletClientPair}, MinVersion: tls.VersionTLS12},
-		NodeToken:        nodetoken.Secret(token),
-		CACertPEM:        bundle.CACertPEM,
+		Version:              version.Info(),
+		KubeletClientTLS:     &tls.Config{Certificates: []tls.Certificate{kubeletClientPair}, MinVersion: tls.VersionTLS12},
+		NodeToken:            nodetoken.Secret(token),
+		CACertPEM:            bundle.CACertPEM,
+		ServiceAccountIssuer: issuer,
 		KubernetesService: &apiserver.KubernetesService{
 			ClusterIP: firstIP(serviceCIDR).String(),
-			Address:   kubeconfigHost(o.BindAddress),
+			Address:   o.AdvertiseAddress,
 			Port:      ln.Addr().(*net.TCPAddr).Port,
 		},
 	})
@@ -237,6 +265,20 @@ func Run(ctx context.Context, o Options) error {
 		})
 	}
 	return g.Wait()
+}
+
+// ServiceAccountIssuer names the cluster's service account tokens (their
+// "iss" and default audience), upstream's usual value.
+const ServiceAccountIssuer = "https://kubernetes.default.svc.cluster.local"
+
+// clusterDNS is the cluster DNS Service's address: the tenth of the
+// service range, as upstream's convention (10.43.0.10 by default).
+func clusterDNS(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr()
+	for range 10 {
+		a = a.Next()
+	}
+	return a
 }
 
 // kubeconfigHost is the host clients dial for a bind address.

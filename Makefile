@@ -7,8 +7,9 @@ DATA_DIR  ?= /var/lib/k1s
 
 .PHONY: build test test-short bench run deps clean fuzz
 
+# Static (CGO_ENABLED=0): the binary is also the image the add-ons run from.
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/k1s
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/k1s
 
 # The whole suite: unit, integration (embedded etcd) and end-to-end (real kubectl).
 test: deps build

@@ -46,6 +46,19 @@ func defaultPodSpec(spec *corev1.PodSpec) {
 		podRoundResources(spec.Resources)
 	}
 	podRoundResourceList(spec.Overhead)
+	if spec.HostNetwork {
+		// A hostNetwork pod's ports are the node's: hostPort defaults to
+		// containerPort, as upstream.
+		for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+			for i := range cs {
+				for j := range cs[i].Ports {
+					if p := &cs[i].Ports[j]; p.HostPort == 0 {
+						p.HostPort = p.ContainerPort
+					}
+				}
+			}
+		}
+	}
 }
 
 // defaultPodTemplateSpec defaults the pod spec of a template.

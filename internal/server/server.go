@@ -14,13 +14,16 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/k1s/k1s/internal/addons"
 	"github.com/k1s/k1s/internal/apiserver"
 	"github.com/k1s/k1s/internal/etcd"
 	"github.com/k1s/k1s/internal/nodetoken"
@@ -51,6 +54,11 @@ type Options struct {
 	// api-server).
 	AdvertiseAddress string
 	DisableAgent     bool
+	// DisableAddons names add-ons (addons.All) not to install.
+	DisableAddons []string
+	// IngressHTTPPort and IngressHTTPSPort are the node ports the Ingress
+	// add-on answers on (default 80 and 443).
+	IngressHTTPPort, IngressHTTPSPort int
 	// NodeMonitorGracePeriod: how long a node may be silent before it is
 	// marked Unknown (0: the controller-manager's default, 40s).
 	NodeMonitorGracePeriod time.Duration
@@ -96,6 +104,11 @@ func (o *Options) defaults() error {
 	}
 	if _, err := netip.ParsePrefix(o.ClusterCIDR); err != nil {
 		return fmt.Errorf("--cluster-cidr: %w", err)
+	}
+	for _, a := range o.DisableAddons {
+		if !slices.Contains(addons.All, a) {
+			return fmt.Errorf("--disable %q: not an add-on (they are %s)", a, strings.Join(addons.All, ", "))
+		}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -251,6 +264,13 @@ func Run(ctx context.Context, o Options) error {
 			return runControllerManager(ctx, o, bundle, url)
 		})
 	}
+	g.Go(func() error {
+		if err := api.WaitReady(ctx); err != nil {
+			return nil
+		}
+		installAddons(ctx, o, bundle, url, serviceCIDR)
+		return nil
+	})
 	if !o.DisableAgent {
 		g.Go(func() error {
 			if err := api.WaitReady(ctx); err != nil {

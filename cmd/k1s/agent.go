@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"k8s.io/client-go/rest"
@@ -55,7 +56,9 @@ func runAgent(ctx context.Context, name string, args []string, stderr io.Writer)
 	fs.StringVar(&o.NodeIP, "node-ip", "", "address of this node (default: the first non-loopback address)")
 	fs.IntVar(&o.KubeletPort, "kubelet-port", 10250, "HTTPS port of the kubelet (logs, exec, port-forward)")
 	fs.StringVar(&o.PodCIDR, "pod-cidr", "", "pod address range of this node (default: allocated by the controller-manager)")
-	fs.StringVar(&clusterDNS, "cluster-dns", "", "comma-separated DNS server IPs for pods with dnsPolicy ClusterFirst")
+	fs.StringVar(&o.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "pod address range of the whole cluster; pod traffic leaving it is masqueraded")
+	fs.StringVar(&clusterDNS, "cluster-dns", "10.43.0.10", "comma-separated DNS server IPs for pods with dnsPolicy ClusterFirst (the server's: the tenth address of its --service-cidr)")
+	fs.StringVar(&o.CgroupRoot, "cgroup-root", "/k1s", "cgroupfs parent of the pods' cgroups")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -77,6 +80,9 @@ func runAgent(ctx context.Context, name string, args []string, stderr io.Writer)
 		return err
 	}
 	o.Config, o.Log = cfg, log
+	if exe, err := os.Executable(); err == nil {
+		o.K1sBinary = exe
+	}
 	return agent.Run(ctx, o)
 }
 

@@ -34,8 +34,9 @@ Commands:
   controller-manager
               run the controllers alone against an api-server
   scheduler   run the scheduler alone against an api-server
-  agent       run a worker node (containerd, kubelet) joined to a server
+  agent       run a worker node (containerd, kubelet, proxy, pod network) joined to a server
   kubelet     run the kubelet alone against an api-server
+  dns         run the cluster DNS (the server deploys it as an add-on)
   simulate    run hollow nodes (in-memory runtime) for scale tests
   image       load image tarballs into a node's containerd
   version     print the version
@@ -80,6 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runScheduler(ctx, cmd, args, stderr)
 	case "agent", "kubelet":
 		return runAgent(ctx, cmd, args, stderr)
+	case "dns":
+		return runDNS(ctx, cmd, args, stderr)
 	case "simulate":
 		return runSimulate(ctx, cmd, args, stderr)
 	case "image":
@@ -114,7 +117,15 @@ func runServer(ctx context.Context, name string, args []string, stderr io.Writer
 	fs.StringVar(&o.BindAddress, "bind-address", "127.0.0.1", "address the api-server listens on")
 	fs.StringVar(&etcdServers, "etcd-servers", "", "comma-separated URLs of an external etcd cluster (default: embedded etcd in the data dir)")
 	fs.StringVar(&o.ServiceCIDR, "service-cidr", "10.43.0.0/16", "range of Service cluster IPs")
+	fs.StringVar(&o.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "pod address range; each node gets a /24 of it")
+	fs.StringVar(&o.AdvertiseAddress, "advertise-address", "", "address pods and nodes reach the api-server at, and this machine's node address (default: --bind-address, or 127.0.0.1 when that is 0.0.0.0)")
 	fs.BoolVar(&o.DisableAgent, "disable-agent", false, "do not run a node agent on this machine")
+	fs.Func("disable", "comma-separated add-ons not to install: dns, ingress", func(v string) error {
+		o.DisableAddons = append(o.DisableAddons, strings.Split(v, ",")...)
+		return nil
+	})
+	fs.IntVar(&o.IngressHTTPPort, "ingress-http-port", 80, "node port the Ingress add-on serves HTTP on")
+	fs.IntVar(&o.IngressHTTPSPort, "ingress-https-port", 443, "node port the Ingress add-on serves HTTPS on")
 	fs.BoolVar(&o.DisableControllerManager, "disable-controller-manager", false, "do not run the controllers in this process")
 	fs.BoolVar(&o.DisableScheduler, "disable-scheduler", false, "do not run the scheduler in this process")
 	fs.DurationVar(&o.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may stay silent before it is marked Unknown and tainted unreachable")
@@ -127,6 +138,9 @@ func runServer(ctx context.Context, name string, args []string, stderr io.Writer
 	}
 	if etcdServers != "" {
 		o.EtcdServers = strings.Split(etcdServers, ",")
+	}
+	if exe, err := os.Executable(); err == nil {
+		o.Agent.K1sBinary = exe // the add-ons' image is this binary
 	}
 	if apiOnly {
 		if len(o.EtcdServers) == 0 {

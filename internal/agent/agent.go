@@ -22,11 +22,14 @@ import (
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/k1s/k1s/internal/containerd"
 	"github.com/k1s/k1s/internal/controller/eventrecorder"
+	"github.com/k1s/k1s/internal/image"
 	"github.com/k1s/k1s/internal/kubelet"
 	"github.com/k1s/k1s/internal/kubelet/kubeletserver"
+	"github.com/k1s/k1s/internal/podnetwork"
 	"github.com/k1s/k1s/internal/runtime/cri"
 )
 
@@ -52,13 +55,20 @@ type Options struct {
 	PodCIDR string
 	// NetNSPath runs containerd in that network namespace (extra nodes
 	// on one machine).
-	NetNSPath  string
-	ClusterDNS []string
+	NetNSPath string
+	// ClusterCIDR holds every node's pod range (default 10.42.0.0/16):
+	// traffic from pods to outside it is masqueraded.
+	ClusterCIDR string
+	ClusterDNS  []string
 	// CgroupRoot is the cgroupfs parent of pod cgroups (default /k1s).
 	CgroupRoot string
 	// BridgeName is the pods' Linux bridge (default k1s0).
 	BridgeName string
-	Log        *slog.Logger
+	// K1sBinary, if set, is a static k1s executable whose image
+	// (image.SelfImageRef, the add-ons' image) the agent makes available
+	// in its containerd before the node goes Ready.
+	K1sBinary string
+	Log       *slog.Logger
 	// OnReady, if set, is called once the node is registered.
 	OnReady func()
 }
@@ -85,6 +95,9 @@ func (o *Options) defaults() error {
 	if o.KubeletPort == 0 {
 		o.KubeletPort = 10250
 	}
+	if o.ClusterCIDR == "" {
+		o.ClusterCIDR = "10.42.0.0/16"
+	}
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
@@ -100,33 +113,6 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("agent: %w", err)
 	}
 	log := o.Log
-	g, ctx := errgroup.WithContext(ctx)
-
-	endpoint := o.ContainerRuntimeEndpoint
-	var ctrd *containerd.Containerd
-	if endpoint == "" {
-		var err error
-		ctrd, err = containerd.New(containerd.Options{
-			DataDir: o.DataDir, PodCIDR: o.PodCIDR, BridgeName: o.BridgeName,
-			StreamAddress: streamAddress(o.NodeIP), NetNSPath: o.NetNSPath,
-			Log: log.With("component", "containerd"),
-		})
-		if err != nil {
-			return err
-		}
-		g.Go(func() error { return ctrd.Run(ctx) })
-		if err := ctrd.WaitReady(ctx); err != nil {
-			cerr := g.Wait()
-			return errors.Join(fmt.Errorf("containerd: %w", err), cerr)
-		}
-		endpoint = ctrd.Endpoint()
-	}
-	rt, err := cri.New(endpoint)
-	if err != nil {
-		return errors.Join(err, g.Wait())
-	}
-	defer rt.Close()
-
 	// Upstream kubelet's defaults (kubeAPIQPS 50, burst 100): status
 	// writes and events of a burst of pods must not queue behind
 	// client-go's default 5 QPS.
@@ -141,6 +127,47 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// Our own containerd means our own pod network: routes to the other
+	// nodes' pods and egress masquerade, in the pods' network namespace.
+	var podNet *podnetwork.Network
+	if o.ContainerRuntimeEndpoint == "" {
+		podNet, err = podnetwork.New(podnetwork.Options{
+			Client: client, NodeName: o.NodeName, ClusterCIDR: o.ClusterCIDR,
+			NetNSPath: o.NetNSPath, Log: log.With("component", "podnetwork"),
+		})
+		if err != nil {
+			return err
+		}
+	}
+	g, ctx := errgroup.WithContext(ctx)
+
+	endpoint := o.ContainerRuntimeEndpoint
+	var ctrd *containerd.Containerd
+	if endpoint == "" {
+		ctrd, err = containerd.New(containerd.Options{
+			DataDir: o.DataDir, PodCIDR: o.PodCIDR, BridgeName: o.BridgeName,
+			StreamAddress: streamAddress(o.NodeIP), NetNSPath: o.NetNSPath,
+			Log: log.With("component", "containerd"),
+		})
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return ctrd.Run(ctx) })
+		if err := ctrd.WaitReady(ctx); err != nil {
+			cerr := g.Wait()
+			return errors.Join(fmt.Errorf("containerd: %w", err), cerr)
+		}
+		endpoint = ctrd.Endpoint()
+		if o.K1sBinary != "" {
+			loadSelfImage(ctx, o, ctrd, log)
+		}
+	}
+	rt, err := cri.New(endpoint)
+	if err != nil {
+		return errors.Join(err, g.Wait())
+	}
+	defer rt.Close()
+
 	nodeIP := o.NodeIP
 	bind := nodeIP
 	if bind == "" {
@@ -191,6 +218,9 @@ func Run(ctx context.Context, o Options) error {
 		ln.Close()
 		return errors.Join(err, g.Wait())
 	}
+	if podNet != nil {
+		g.Go(func() error { return podNet.Run(ctx) })
+	}
 	g.Go(func() error { return srv.Serve(ctx, ln) })
 	g.Go(func() error { return kl.Run(ctx) })
 	g.Go(func() error {
@@ -205,6 +235,30 @@ func Run(ctx context.Context, o Options) error {
 		return nil
 	})
 	return g.Wait()
+}
+
+// loadSelfImage loads the k1s image into the node's containerd. Without
+// it only the add-ons cannot start, so a failure is logged, not fatal.
+func loadSelfImage(ctx context.Context, o Options, ctrd *containerd.Containerd, log *slog.Logger) {
+	start := time.Now()
+	rt, err := cri.New(ctrd.Endpoint())
+	if err != nil {
+		log.Warn("cannot load the k1s image: the add-ons will not start on this node", "err", err)
+		return
+	}
+	defer rt.Close()
+	present := func(ctx context.Context, ref string) (bool, error) {
+		st, err := rt.ImageStatus(ctx, &runtimeapi.ImageSpec{Image: ref})
+		if err != nil {
+			return false, err
+		}
+		return st != nil, nil
+	}
+	if err := image.EnsureSelfImage(ctx, ctrd.Address(), o.K1sBinary, o.DataDir, present); err != nil {
+		log.Warn("cannot load the k1s image: the add-ons will not start on this node", "err", err)
+		return
+	}
+	log.Info("k1s image ready", "image", image.SelfImageRef(), "after", time.Since(start).Round(time.Millisecond))
 }
 
 func streamAddress(nodeIP string) string {

@@ -1,6 +1,9 @@
 // Package agent composes one worker node, `k1s agent`: a private
 // containerd child (unless a CRI endpoint is given), the kubelet over CRI,
-// and the kubelet's HTTPS server for logs, exec, attach and port-forward.
+// the kubelet's HTTPS server for logs, exec, attach and port-forward, and,
+// with the private containerd, the node's part of the pod network
+// (podnetwork: routes to other nodes' pods, egress masquerade).
 // Run returns when ctx ends, after every part has stopped; pod containers
-// keep running (a restarted agent adopts them).
+// keep running (a restarted agent adopts them), and so do the pod
+// network's routes and rules.
 package agent

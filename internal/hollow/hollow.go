@@ -14,10 +14,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/k1s/k1s/internal/kubelet"
@@ -97,6 +99,17 @@ func Run(ctx context.Context, o Options) error {
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: clients[0].CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 
+	// One Service informer for every hollow kubelet's pod environment,
+	// instead of one watch of all Services per node.
+	svcFactory := informers.NewSharedInformerFactory(clients[0], 0)
+	services := svcFactory.Core().V1().Services()
+	services.Informer()
+	svcFactory.Start(ctx.Done())
+	defer svcFactory.Shutdown()
+	if !cache.WaitForCacheSync(ctx.Done(), services.Informer().HasSynced) {
+		return ctx.Err()
+	}
+
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
@@ -123,7 +136,7 @@ func Run(ctx context.Context, o Options) error {
 			Capacity: o.Capacity, Reserved: corev1.ResourceList{},
 			Labels:  map[string]string{"k1s.io/hollow": "true"},
 			Volumes: noVolumes{dir: filepath.Join(o.RootDir, name, "volumes")}, Prober: okProber{}, CgroupRoot: "-",
-			Workers: 1, RelistPeriod: 5 * time.Second,
+			Workers: 1, RelistPeriod: 5 * time.Second, Services: services.Lister(),
 			Recorder: broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: name}),
 			Log:      o.Log,
 		})

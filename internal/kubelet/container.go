@@ -13,6 +13,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/dump"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -135,45 +137,6 @@ func anyPrivileged(pod *corev1.Pod) bool {
 	return false
 }
 
-// dnsConfig follows dnsPolicy: ClusterFirst uses the cluster DNS when one
-// is configured (else the node's resolv.conf, like upstream), Default the
-// node's, None only pod.spec.dnsConfig.
-func (k *Kubelet) dnsConfig(pod *corev1.Pod) *runtimeapi.DNSConfig {
-	policy := pod.Spec.DNSPolicy
-	if pod.Spec.HostNetwork && policy == corev1.DNSClusterFirst {
-		policy = corev1.DNSDefault
-	}
-	var cfg *runtimeapi.DNSConfig
-	switch policy {
-	case corev1.DNSClusterFirst, corev1.DNSClusterFirstWithHostNet, "":
-		if len(k.opts.ClusterDNS) > 0 {
-			d := k.opts.ClusterDomain
-			cfg = &runtimeapi.DNSConfig{
-				Servers:  k.opts.ClusterDNS,
-				Searches: []string{pod.Namespace + ".svc." + d, "svc." + d, d},
-				Options:  []string{"ndots:5"},
-			}
-		}
-	case corev1.DNSNone:
-		cfg = &runtimeapi.DNSConfig{}
-	}
-	if pdc := pod.Spec.DNSConfig; pdc != nil {
-		if cfg == nil {
-			cfg = &runtimeapi.DNSConfig{}
-		}
-		cfg.Servers = append(cfg.Servers, pdc.Nameservers...)
-		cfg.Searches = append(cfg.Searches, pdc.Searches...)
-		for _, o := range pdc.Options {
-			if o.Value != nil {
-				cfg.Options = append(cfg.Options, o.Name+":"+*o.Value)
-			} else {
-				cfg.Options = append(cfg.Options, o.Name)
-			}
-		}
-	}
-	return cfg
-}
-
 // sandboxIPs reads the sandbox's pod IPs (the node's IP for hostNetwork).
 func (k *Kubelet) sandboxIPs(ctx context.Context, pod *corev1.Pod, sb *runtimeapi.PodSandbox) (string, []string) {
 	if pod.Spec.HostNetwork {
@@ -188,29 +151,6 @@ func (k *Kubelet) sandboxIPs(ctx context.Context, pod *corev1.Pod, sb *runtimeap
 		ips = append(ips, ip.Ip)
 	}
 	return st.Network.Ip, ips
-}
-
-// writeHosts writes the pod's /etc/hosts: localhost, its own IP and name
-// (FQDN when it has a subdomain), and hostAliases.
-func (k *Kubelet) writeHosts(pod *corev1.Pod, podIP string) error {
-	var b strings.Builder
-	b.WriteString("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n")
-	if podIP != "" && !pod.Spec.HostNetwork {
-		name := podHostname(pod)
-		if pod.Spec.Subdomain != "" {
-			fmt.Fprintf(&b, "%s\t%s.%s.%s.svc.%s\t%s\n", podIP, name, pod.Spec.Subdomain, pod.Namespace, k.opts.ClusterDomain, name)
-		} else {
-			fmt.Fprintf(&b, "%s\t%s\n", podIP, name)
-		}
-	}
-	for _, a := range pod.Spec.HostAliases {
-		fmt.Fprintf(&b, "%s\t%s\n", a.IP, strings.Join(a.Hostnames, "\t"))
-	}
-	dir := k.podDir(pod.UID)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
-	}
-	return writeIfChanged(filepath.Join(dir, "etc-hosts"), []byte(b.String()), 0o644)
 }
 
 // writeIfChanged replaces path with data unless it holds data already
@@ -362,9 +302,14 @@ func lastSegment(image string) string {
 // containerConfig builds the CRI config of one container instance.
 func (k *Kubelet) containerConfig(ctx context.Context, sc *startContext, c *corev1.Container, imageRef string, restarts int32) (*runtimeapi.ContainerConfig, error) {
 	pod := sc.pod
+	svcEnv, err := k.serviceEnv(pod)
+	if err != nil {
+		return nil, err
+	}
 	env, err := envvar.Env(ctx, k.envSource(), pod, c, envvar.Options{
 		PodIP: sc.podIP, PodIPs: sc.podIPs, HostIP: k.opts.NodeIP, NodeAllocatable: k.allocatable(),
-		Warn: func(reason, message string) { k.recorder.Event(pod, corev1.EventTypeWarning, reason, message) },
+		ServiceEnv: svcEnv,
+		Warn:       func(reason, message string) { k.recorder.Event(pod, corev1.EventTypeWarning, reason, message) },
 	})
 	if err != nil {
 		return nil, err
@@ -373,7 +318,7 @@ func (k *Kubelet) containerConfig(ctx context.Context, sc *startContext, c *core
 	if err != nil {
 		return nil, &envvar.ConfigError{Msg: err.Error(), Err: err}
 	}
-	if !pod.Spec.HostNetwork && !hasMountAt(c, "/etc/hosts") {
+	if !hasMountAt(c, "/etc/hosts") {
 		mounts = append(mounts, &runtimeapi.Mount{ContainerPath: "/etc/hosts", HostPath: filepath.Join(k.podDir(pod.UID), "etc-hosts")})
 	}
 	termFile := ""
@@ -417,6 +362,22 @@ func (k *Kubelet) containerConfig(ctx context.Context, sc *startContext, c *core
 		},
 	}
 	return cfg, nil
+}
+
+// serviceEnv is the pod's Service variables, from the informer cache.
+func (k *Kubelet) serviceEnv(pod *corev1.Pod) (map[string]string, error) {
+	links := pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks
+	var svcs []*corev1.Service
+	if links {
+		var err error
+		if svcs, err = k.services.Services(pod.Namespace).List(labels.Everything()); err != nil {
+			return nil, fmt.Errorf("listing services: %w", err)
+		}
+	}
+	if kube, err := k.services.Services(metav1.NamespaceDefault).Get("kubernetes"); err == nil {
+		svcs = append(svcs, kube)
+	}
+	return envvar.ServiceEnv(svcs, pod.Namespace, links), nil
 }
 
 func hasMountAt(c *corev1.Container, path string) bool {

@@ -16,6 +16,16 @@
 // level-triggered: restarting the kubelet re-derives all decisions from the
 // API and the runtime, so running containers are adopted, not duplicated.
 //
+// Pod networking, the kubelet's part: a sandbox joins the node's network
+// namespace for hostNetwork pods (whose IP is then the node's) and the
+// runtime's CNI network otherwise. The pod's resolv.conf follows dnsPolicy
+// and spec.dnsConfig over the node's resolver configuration, as upstream;
+// /etc/hosts is kubelet-written (the pod's IPs with its hostname and
+// FQDN, or the node's hosts file for hostNetwork pods, plus hostAliases);
+// containers get the Service variables of their namespace (unless
+// enableServiceLinks is false) and always those of default/kubernetes,
+// from a Service informer the kubelet waits for before starting pods.
+//
 // Not provided here: the HTTPS API (kubeletserver), volumes (volume),
-// container environment (envvar); pod networking is the runtime's CNI.
+// container environment (envvar); routes between nodes (podnetwork).
 package kubelet

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/flowcontrol"
@@ -72,6 +73,17 @@ type Options struct {
 	// ClusterDNS and ClusterDomain go into pods' resolv.conf when set.
 	ClusterDNS    []string
 	ClusterDomain string
+	// ResolvConf is the node's resolver configuration, the base of pods'
+	// resolv.conf for dnsPolicy Default (default /etc/resolv.conf; "-":
+	// none, such pods resolve through 127.0.0.1).
+	ResolvConf string
+	// HostsFile is the node's hosts file, the base of host-network pods'
+	// /etc/hosts (default /etc/hosts).
+	HostsFile string
+	// Services, if set, gives the Services of pods' environment variables
+	// and must be synced by its owner (hollow nodes share one); by default
+	// the kubelet watches all Services itself.
+	Services corelisters.ServiceLister
 
 	Workers        int           // pod sync workers (default 16)
 	RelistPeriod   time.Duration // how often runtime state is compared (default 1s)
@@ -103,6 +115,12 @@ func (o *Options) defaults() error {
 	}
 	if o.ClusterDomain == "" {
 		o.ClusterDomain = "cluster.local"
+	}
+	if o.ResolvConf == "" {
+		o.ResolvConf = "/etc/resolv.conf"
+	}
+	if o.HostsFile == "" {
+		o.HostsFile = "/etc/hosts"
 	}
 	if o.Reserved == nil {
 		o.Reserved = corev1.ResourceList{
@@ -154,11 +172,16 @@ type Kubelet struct {
 	// (the node lifecycle controller marking it Unknown) must be seen.
 	nodeFactory informers.SharedInformerFactory
 	nodes       cache.SharedIndexInformer
-	statusNow   chan struct{} // poked when the Node changed under us
-	queue       workqueue.TypedRateLimitingInterface[types.UID]
-	backoff     *flowcontrol.Backoff
-	probes      *probeManager
-	volumes     VolumeManager
+	// svcFactory watches all Services for pods' Service variables
+	// (nil with Options.Services).
+	svcFactory     informers.SharedInformerFactory
+	services       corelisters.ServiceLister
+	servicesSynced cache.InformerSynced
+	statusNow      chan struct{} // poked when the Node changed under us
+	queue          workqueue.TypedRateLimitingInterface[types.UID]
+	backoff        *flowcontrol.Backoff
+	probes         *probeManager
+	volumes        VolumeManager
 
 	runtimeName    string // "containerd", for containerID URLs
 	runtimeVersion string
@@ -224,6 +247,13 @@ func New(opts Options) (*Kubelet, error) {
 			lo.FieldSelector = fields.OneTermEqualSelector("metadata.name", opts.NodeName).String()
 		}))
 	k.nodes = k.nodeFactory.Core().V1().Nodes().Informer()
+	k.services, k.servicesSynced = opts.Services, func() bool { return true }
+	if k.services == nil {
+		k.svcFactory = informers.NewSharedInformerFactory(opts.Client, 0)
+		svcInformer := k.svcFactory.Core().V1().Services()
+		k.services = svcInformer.Lister()
+		k.servicesSynced = svcInformer.Informer().HasSynced
+	}
 	k.statusNow = make(chan struct{}, 1)
 	if err := k.pods.AddIndexers(cache.Indexers{podUIDIndex: func(obj any) ([]string, error) {
 		return []string{string(obj.(*corev1.Pod).UID)}, nil
@@ -278,7 +308,13 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	defer k.factory.Shutdown()
 	k.nodeFactory.Start(ctx.Done())
 	defer k.nodeFactory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), k.pods.HasSynced, k.nodes.HasSynced) {
+	if k.svcFactory != nil {
+		k.svcFactory.Start(ctx.Done())
+		defer k.svcFactory.Shutdown()
+	}
+	// Service variables are fixed at container start: wait for the
+	// Services, as upstream's kubelet does, so that none is missing.
+	if !cache.WaitForCacheSync(ctx.Done(), k.pods.HasSynced, k.nodes.HasSynced, k.servicesSynced) {
 		return ctx.Err()
 	}
 	close(k.ready)

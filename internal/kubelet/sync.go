@@ -128,7 +128,7 @@ func (k *Kubelet) syncRunning(ctx context.Context, pod *corev1.Pod, rp *runtimeP
 		k.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed: %v", err)
 		return 0, fmt.Errorf("volumes: %w", err)
 	}
-	if err := k.writeHosts(pod, podIP); err != nil {
+	if err := k.writeHosts(pod, podIPs); err != nil {
 		return 0, err
 	}
 	sc := &startContext{pod: pod, rp: rp, sandbox: sb, podIP: podIP, podIPs: podIPs, vols: vols}

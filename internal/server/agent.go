@@ -43,6 +43,9 @@ func runAgent(ctx context.Context, o Options, bundle *pki.Bundle, url string) er
 		// leaves the choice to the agent (its first non-loopback address).
 		ao.NodeIP = o.AdvertiseAddress
 	}
+	if ao.ClusterCIDR == "" {
+		ao.ClusterCIDR = o.ClusterCIDR
+	}
 	if len(ao.ClusterDNS) == 0 {
 		if p, err := netip.ParsePrefix(o.ServiceCIDR); err == nil {
 			ao.ClusterDNS = []string{clusterDNS(p).String()}

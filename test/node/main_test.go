@@ -15,6 +15,7 @@ import (
 	"github.com/k1s/k1s/internal/agent"
 	"github.com/k1s/k1s/internal/image"
 	"github.com/k1s/k1s/internal/nodetoken"
+	"github.com/k1s/k1s/internal/podnetwork"
 	"github.com/k1s/k1s/internal/runtime/cri"
 	"github.com/k1s/k1s/internal/server"
 	"github.com/k1s/k1s/internal/testcluster"
@@ -148,6 +149,10 @@ func drainNode(ctx context.Context) error {
 			os.Remove(dir)
 		}
 		exec.Command("ip", "link", "del", bridge).Run()
+		// The agent's pod network programs this machine's netns.
+		if err := podnetwork.Cleanup(); err != nil {
+			fmt.Println("node e2e: removing the pod network's table:", err)
+		}
 	}()
 	kubectlRaw(ctx, "", "delete", "pods", "--all", "--all-namespaces", "--grace-period=0", "--force")
 	rt, err := cri.New("unix://" + filepath.Join(agentDir, "containerd", "containerd.sock"))

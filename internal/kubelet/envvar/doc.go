@@ -11,7 +11,9 @@
 // envFrom that are not valid variable names are skipped and reported through
 // Options.Warn, as upstream does with an event.
 //
-// It does not: fetch or cache objects itself (the caller's Source does), add
-// Service environment variables on its own (pass them in Options.ServiceEnv),
-// or support env files (fileKeyRef).
+// ServiceEnv computes the Service (docker-link style) variables from a list
+// of Services; Env adds them after the container's own, which win.
+//
+// It does not: fetch or cache objects itself (the caller's Source does, and
+// the caller lists the Services), or support env files (fileKeyRef).
 package envvar

@@ -37,6 +37,7 @@ Commands:
   agent       run a worker node (containerd, kubelet, proxy, pod network) joined to a server
   kubelet     run the kubelet alone against an api-server
   dns         run the cluster DNS (the server deploys it as an add-on)
+  ingress     run the Ingress controller (the server deploys it as an add-on)
   simulate    run hollow nodes (in-memory runtime) for scale tests
   image       load image tarballs into a node's containerd
   version     print the version
@@ -77,6 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServer(ctx, cmd, args, stderr, true)
 	case "controller-manager":
 		return runControllerManager(ctx, cmd, args, stderr)
+	case "ingress":
+		return runIngress(ctx, cmd, args, stderr)
 	case "scheduler":
 		return runScheduler(ctx, cmd, args, stderr)
 	case "agent", "kubelet":

@@ -59,6 +59,7 @@ func runAgent(ctx context.Context, name string, args []string, stderr io.Writer)
 	fs.StringVar(&o.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "pod address range of the whole cluster; pod traffic leaving it is masqueraded")
 	fs.StringVar(&clusterDNS, "cluster-dns", "10.43.0.10", "comma-separated DNS server IPs for pods with dnsPolicy ClusterFirst (the server's: the tenth address of its --service-cidr)")
 	fs.StringVar(&o.CgroupRoot, "cgroup-root", "/k1s", "cgroupfs parent of the pods' cgroups")
+	fs.StringVar(&o.ProxyMetricsAddr, "proxy-metrics-addr", "127.0.0.1:10249", "where the proxy serves /metrics and /healthz (empty: nowhere)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -68,6 +69,7 @@ func runAgent(ctx context.Context, name string, args []string, stderr io.Writer)
 	if name == "kubelet" && nf.kubeconfig == "" {
 		return errors.New("kubelet: --kubeconfig is required")
 	}
+	o.DisableProxy = name == "kubelet"
 	if clusterDNS != "" {
 		o.ClusterDNS = strings.Split(clusterDNS, ",")
 	}

@@ -36,6 +36,7 @@ Commands:
   scheduler   run the scheduler alone against an api-server
   agent       run a worker node (containerd, kubelet, proxy, pod network) joined to a server
   kubelet     run the kubelet alone against an api-server
+  proxy       run kube-proxy (Services on nftables) alone; --cleanup removes its table
   dns         run the cluster DNS (the server deploys it as an add-on)
   ingress     run the Ingress controller (the server deploys it as an add-on)
   simulate    run hollow nodes (in-memory runtime) for scale tests
@@ -90,6 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runSimulate(ctx, cmd, args, stderr)
 	case "image":
 		return runImage(ctx, args, stdout, stderr)
+	case "proxy":
+		return runProxy(ctx, cmd, args, stderr)
 	case "version", "--version":
 		v := version.Info()
 		fmt.Fprintf(stdout, "k1s %s (%s)\n", v.GitVersion, v.GoVersion)
@@ -145,6 +148,7 @@ func runServer(ctx context.Context, name string, args []string, stderr io.Writer
 	if exe, err := os.Executable(); err == nil {
 		o.Agent.K1sBinary = exe // the add-ons' image is this binary
 	}
+	o.Agent.ProxyMetricsAddr = "127.0.0.1:10249"
 	if apiOnly {
 		if len(o.EtcdServers) == 0 {
 			return errors.New("apiserver: --etcd-servers is required")

@@ -30,6 +30,7 @@ import (
 	"github.com/k1s/k1s/internal/kubelet"
 	"github.com/k1s/k1s/internal/kubelet/kubeletserver"
 	"github.com/k1s/k1s/internal/podnetwork"
+	"github.com/k1s/k1s/internal/proxy"
 	"github.com/k1s/k1s/internal/runtime/cri"
 )
 
@@ -64,6 +65,11 @@ type Options struct {
 	CgroupRoot string
 	// BridgeName is the pods' Linux bridge (default k1s0).
 	BridgeName string
+	// DisableProxy runs no kube-proxy (`k1s kubelet`: the kubelet alone).
+	DisableProxy bool
+	// ProxyMetricsAddr, if set, is where the proxy serves /metrics and
+	// /healthz (upstream's 127.0.0.1:10249).
+	ProxyMetricsAddr string
 	// K1sBinary, if set, is a static k1s executable whose image
 	// (image.SelfImageRef, the add-ons' image) the agent makes available
 	// in its containerd before the node goes Ready.
@@ -134,6 +140,24 @@ func Run(ctx context.Context, o Options) error {
 		podNet, err = podnetwork.New(podnetwork.Options{
 			Client: client, NodeName: o.NodeName, ClusterCIDR: o.ClusterCIDR,
 			NetNSPath: o.NetNSPath, Log: log.With("component", "podnetwork"),
+		})
+		if err != nil {
+			return err
+		}
+	}
+	var proxier *proxy.Proxier
+	if !o.DisableProxy {
+		// Bridged pod-to-pod replies must pass the IP hooks, or a reply
+		// from a Service's endpoint on the same bridge skips its un-DNAT.
+		// (A NetNSPath node's setting is its namespace's, not ours.)
+		if o.NetNSPath == "" {
+			if err := os.WriteFile("/proc/sys/net/bridge/bridge-nf-call-iptables", []byte("1"), 0o644); err != nil {
+				log.Warn("cannot enable bridge-nf-call-iptables: pods may not reach Services whose endpoints share their node", "err", err)
+			}
+		}
+		proxier, err = proxy.New(proxy.Options{
+			Client: client, NodeName: o.NodeName, ClusterCIDR: o.ClusterCIDR,
+			MetricsAddr: o.ProxyMetricsAddr, NetNSPath: o.NetNSPath, Log: log.With("component", "proxy"),
 		})
 		if err != nil {
 			return err
@@ -220,6 +244,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if podNet != nil {
 		g.Go(func() error { return podNet.Run(ctx) })
+	}
+	if proxier != nil {
+		g.Go(func() error { return proxier.Run(ctx) })
 	}
 	g.Go(func() error { return srv.Serve(ctx, ln) })
 	g.Go(func() error { return kl.Run(ctx) })

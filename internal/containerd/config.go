@@ -37,9 +37,9 @@ func (c *Containerd) configTOML() string {
 	fmt.Fprintf(&b, "    enable_selinux = false\n")
 	fmt.Fprintf(&b, "    stream_server_address = %s\n", q(c.opts.StreamAddress))
 	fmt.Fprintf(&b, "    stream_server_port = \"0\"\n")
-	// Under a node network namespace, /var/run/netns would be shared
-	// with the host's containerd; keep pod netns mounts private.
-	fmt.Fprintf(&b, "    netns_mounts_under_state_dir = %t\n", c.opts.NetNSPath != "")
+	// Pod netns mounts live in our state dir, not /var/run/netns shared
+	// with every other containerd (and node) on the machine.
+	fmt.Fprintf(&b, "    netns_mounts_under_state_dir = true\n")
 	fmt.Fprintf(&b, "    [plugins.\"io.containerd.grpc.v1.cri\".containerd]\n")
 	fmt.Fprintf(&b, "      snapshotter = \"overlayfs\"\n")
 	fmt.Fprintf(&b, "      default_runtime_name = \"runc\"\n")

@@ -44,7 +44,7 @@ func TestConfigTOML(t *testing.T) {
 			`disable_apparmor = true`,
 			`stream_server_address = "127.0.0.1"`,
 			`stream_server_port = "0"`,
-			`netns_mounts_under_state_dir = false`,
+			`netns_mounts_under_state_dir = true`,
 			`snapshotter = "overlayfs"`,
 			`runtime_type = "io.containerd.runc.v2"`,
 			`SystemdCgroup = false`,

@@ -248,7 +248,10 @@ func (m *probeManager) run(ctx context.Context, w *probeWorker, pod *corev1.Pod,
 			if ctx.Err() != nil {
 				return
 			}
-			if ok {
+			if msg == errNoPodIP {
+				// Not a verdict: the pod's address is not published yet
+				// (its first status write is in flight). Try next period.
+			} else if ok {
 				successes, failures = successes+1, 0
 				if successes >= successThreshold {
 					m.set(key, probeSuccess, pod.UID, true)
@@ -286,6 +289,10 @@ func (m *probeManager) set(key probeKey, r probeResult, uid types.UID, notify bo
 	}
 }
 
+// errNoPodIP is probe's message when a network probe has no address to
+// reach yet.
+const errNoPodIP = "the pod has no IP address yet"
+
 // probe runs one probe once.
 func (m *probeManager) probe(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, p *corev1.Probe, timeout time.Duration) (bool, string) {
 	host := pod.Status.PodIP
@@ -293,6 +300,9 @@ func (m *probeManager) probe(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 		if cur := m.k.podByUID(pod.UID); cur != nil {
 			host = cur.Status.PodIP
 		}
+	}
+	if host == "" && (p.HTTPGet != nil && p.HTTPGet.Host == "" || p.TCPSocket != nil && p.TCPSocket.Host == "") {
+		return false, errNoPodIP
 	}
 	switch {
 	case p.Exec != nil:

@@ -16,6 +16,7 @@ import (
 	"github.com/k1s/k1s/internal/image"
 	"github.com/k1s/k1s/internal/nodetoken"
 	"github.com/k1s/k1s/internal/podnetwork"
+	"github.com/k1s/k1s/internal/proxy"
 	"github.com/k1s/k1s/internal/runtime/cri"
 	"github.com/k1s/k1s/internal/server"
 	"github.com/k1s/k1s/internal/testcluster"
@@ -152,6 +153,9 @@ func drainNode(ctx context.Context) error {
 		// The agent's pod network programs this machine's netns.
 		if err := podnetwork.Cleanup(); err != nil {
 			fmt.Println("node e2e: removing the pod network's table:", err)
+		}
+		if err := proxy.Cleanup(""); err != nil {
+			fmt.Println("node e2e: removing the proxy's table:", err)
 		}
 	}()
 	kubectlRaw(ctx, "", "delete", "pods", "--all", "--all-namespaces", "--grace-period=0", "--force")

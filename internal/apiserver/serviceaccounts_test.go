@@ -30,7 +30,6 @@ func startServerWithIssuer(t *testing.T) *testServer {
 	})
 }
 
-
 // tokenClient is a client that authenticates with a bearer token only.
 func tokenClient(t *testing.T, ts *testServer, token string) kubernetes.Interface {
 	t.Helper()

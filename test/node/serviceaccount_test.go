@@ -19,7 +19,9 @@ import (
 func TestServiceAccountVolume(t *testing.T) {
 	needNode(t)
 	mustKubectl(t, podYAML("sa-reader", "Always", "sleep 3600", ""), "apply", "-f", "-")
-	t.Cleanup(func() { kubectlRaw(context.Background(), "", "delete", "pod", "sa-reader", "--grace-period=0", "--force") })
+	t.Cleanup(func() {
+		kubectlRaw(context.Background(), "", "delete", "pod", "sa-reader", "--grace-period=0", "--force")
+	})
 	waitJSONPath(t, 90*time.Second, "pod", "sa-reader", "{.status.phase}", "Running")
 	const dir = "/var/run/secrets/kubernetes.io/serviceaccount"
 	ns := strings.TrimSpace(mustKubectl(t, "", "exec", "sa-reader", "--", "cat", dir+"/namespace"))

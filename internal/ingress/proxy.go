@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -59,6 +60,9 @@ func newReverseProxy(transport http.RoundTripper, log *slog.Logger) *httputil.Re
 		// that its headers and a short body leave in one write.
 		FlushInterval: 0,
 		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		// Copy buffers are reused: a fresh 32 KiB per request was a
+		// tenth of the proxy's CPU (allocation and zeroing).
+		BufferPool: &bufferPool{},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if r.Context().Err() != nil {
 				return // the client went away; nobody reads an answer
@@ -113,6 +117,18 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("ingress", ingKey), slog.String("service", svc), slog.String("upstream", upstream))
 	}
 }
+
+// bufferPool recycles ReverseProxy's copy buffers.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 func plain(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

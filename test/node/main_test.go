@@ -147,7 +147,7 @@ func drainNode(ctx context.Context) error {
 	defer func() {
 		stopAgent()
 		for _, dir := range cgroupRootDirs() {
-			os.Remove(dir)
+			removeTree(dir)
 		}
 		exec.Command("ip", "link", "del", bridge).Run()
 		// The agent's pod network programs this machine's netns.
@@ -181,6 +181,21 @@ func drainNode(ctx context.Context) error {
 			return fmt.Errorf("the kubelet left %d sandboxes behind", len(sbs))
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// removeTree removes an (empty) cgroup directory and its children, the
+// children first.
+func removeTree(dir string) {
+	var dirs []string
+	filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		if err == nil && e.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	for i := len(dirs) - 1; i >= 0; i-- {
+		os.Remove(dirs[i])
 	}
 }
 

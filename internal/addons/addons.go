@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -21,12 +22,20 @@ import (
 
 // Names of the add-ons, as --disable takes them.
 const (
-	DNS     = "dns"
-	Ingress = "ingress"
+	DNS          = "dns"
+	Ingress      = "ingress"
+	LocalStorage = "local-storage"
 )
 
 // All lists every add-on.
-var All = []string{DNS, Ingress}
+var All = []string{DNS, Ingress, LocalStorage}
+
+// StorageClassName is the default StorageClass; LocalPathProvisioner
+// provisions its volumes (the agents' local-path provisioner).
+const (
+	StorageClassName     = "local-path"
+	LocalPathProvisioner = "k1s.io/local-path"
+)
 
 // FieldManager owns the add-ons' fields.
 const FieldManager = "k1s-addons"
@@ -88,6 +97,9 @@ func Install(ctx context.Context, client kubernetes.Interface, o Options) error 
 	}
 	if !slices.Contains(o.Disable, Ingress) {
 		objs = append(objs, ingressObjects(o)...)
+	}
+	if !slices.Contains(o.Disable, LocalStorage) {
+		objs = append(objs, storageObjects()...)
 	}
 	for _, obj := range objs {
 		if err := apply(ctx, client, obj); err != nil {
@@ -271,4 +283,20 @@ func ingressObjects(o Options) []object {
 		serviceAccount(name),
 		{group: "apps", version: "v1", resource: "daemonsets", namespace: ns, name: name, body: ds},
 	}
+}
+
+// storageObjects is the default StorageClass: a directory on the node
+// the first consumer is scheduled to, created by that node's agent.
+func storageObjects() []object {
+	wait := storagev1.VolumeBindingWaitForFirstConsumer
+	del := corev1.PersistentVolumeReclaimDelete
+	class := &storagev1.StorageClass{
+		TypeMeta: metav1.TypeMeta{APIVersion: "storage.k8s.io/v1", Kind: "StorageClass"},
+		ObjectMeta: metav1.ObjectMeta{Name: StorageClassName, Labels: labels("local-path-provisioner"),
+			Annotations: map[string]string{"storageclass.kubernetes.io/is-default-class": "true"}},
+		Provisioner:       LocalPathProvisioner,
+		VolumeBindingMode: &wait,
+		ReclaimPolicy:     &del,
+	}
+	return []object{{group: "storage.k8s.io", version: "v1", resource: "storageclasses", name: class.Name, body: class}}
 }

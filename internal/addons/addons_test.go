@@ -46,6 +46,15 @@ func TestInstall(t *testing.T) {
 		t.Errorf("IngressClass = %+v", class)
 	}
 
+	sc, err := client.StorageV1().StorageClasses().Get(ctx, addons.StorageClassName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Provisioner != addons.LocalPathProvisioner || sc.Annotations["storageclass.kubernetes.io/is-default-class"] != "true" ||
+		sc.VolumeBindingMode == nil || *sc.VolumeBindingMode != "WaitForFirstConsumer" {
+		t.Errorf("StorageClass = %+v", sc)
+	}
+
 	// Again with the same settings: nothing changes.
 	if err := addons.Install(ctx, client, o); err != nil {
 		t.Fatalf("second Install: %v", err)
@@ -74,7 +83,7 @@ func TestInstall(t *testing.T) {
 
 	// Disabled add-ons are not installed; unknown names are refused.
 	client2 := kubernetes.NewForConfigOrDie(testcluster.StartAPIServer(t))
-	if err := addons.Install(ctx, client2, addons.Options{Image: "x", Disable: []string{addons.DNS, addons.Ingress}}); err != nil {
+	if err := addons.Install(ctx, client2, addons.Options{Image: "x", Disable: []string{addons.DNS, addons.Ingress, addons.LocalStorage}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := client2.AppsV1().Deployments("kube-system").Get(ctx, "k1s-dns", metav1.GetOptions{}); !apierrors.IsNotFound(err) {

@@ -165,6 +165,9 @@ func (s *Server) createObject(ctx context.Context, res *resource, namespace stri
 		if pod, ok := obj.(*corev1.Pod); ok {
 			s.admitPodServiceAccount(ctx, pod)
 		}
+		if pvc, ok := obj.(*corev1.PersistentVolumeClaim); ok {
+			s.admitClaimStorageClass(ctx, pvc)
+		}
 		errs := metavalidation.ValidateObjectMetaAccessor(m, res.Namespaced, nameValidator(res), field.NewPath("metadata"))
 		if res.Validate != nil {
 			errs = append(errs, res.Validate(obj)...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -17,15 +18,17 @@ import (
 
 // installAddons applies the add-ons once the api-server answers, retrying
 // until it succeeds or ctx ends. A cluster whose api-server pods cannot
-// reach (advertised on loopback) gets none: they would only crash-loop.
+// reach (advertised on loopback) gets no DNS and no ingress: they would
+// only crash-loop.
 func installAddons(ctx context.Context, o Options, bundle *pki.Bundle, url string, serviceCIDR netip.Prefix) {
 	log := o.Logger.With("component", "addons")
 	if len(o.DisableAddons) == len(addons.All) {
 		return
 	}
+	disable := slices.Clone(o.DisableAddons)
 	if net.ParseIP(o.AdvertiseAddress).IsLoopback() {
-		log.Info("not installing the add-ons (cluster DNS, ingress): pods cannot reach an api-server advertised on loopback; give --advertise-address")
-		return
+		log.Info("not installing the cluster DNS and the ingress: their pods cannot reach an api-server advertised on loopback; give --advertise-address")
+		disable = append(disable, addons.DNS, addons.Ingress)
 	}
 	client, err := kubernetes.NewForConfig(&rest.Config{
 		Host:            url,
@@ -39,7 +42,7 @@ func installAddons(ctx context.Context, o Options, bundle *pki.Bundle, url strin
 		Image:           image.SelfImageRef(),
 		ClusterDNS:      clusterDNS(serviceCIDR),
 		IngressHTTPPort: o.IngressHTTPPort, IngressHTTPSPort: o.IngressHTTPSPort,
-		Disable: o.DisableAddons,
+		Disable: disable,
 	}
 	backoff := wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Steps: 1 << 30, Cap: 30 * time.Second}
 	_ = wait.ExponentialBackoffWithContext(ctx, backoff, func(ctx context.Context) (bool, error) {
@@ -49,7 +52,7 @@ func installAddons(ctx context.Context, o Options, bundle *pki.Bundle, url strin
 			}
 			return false, nil
 		}
-		log.Info("add-ons installed", "image", opts.Image, "disabled", o.DisableAddons)
+		log.Info("add-ons installed", "image", opts.Image, "disabled", disable)
 		return true, nil
 	})
 }

@@ -133,7 +133,7 @@ func runServer(ctx context.Context, name string, args []string, stderr io.Writer
 	fs.StringVar(&o.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "pod address range; each node gets a /24 of it")
 	fs.StringVar(&o.AdvertiseAddress, "advertise-address", "", "address pods and nodes reach the api-server at, and this machine's node address (default: --bind-address, or 127.0.0.1 when that is 0.0.0.0)")
 	fs.BoolVar(&o.DisableAgent, "disable-agent", false, "do not run a node agent on this machine")
-	fs.Func("disable", "comma-separated add-ons not to install: dns, ingress", func(v string) error {
+	fs.Func("disable", "comma-separated add-ons not to install: dns, ingress, local-storage", func(v string) error {
 		o.DisableAddons = append(o.DisableAddons, strings.Split(v, ",")...)
 		return nil
 	})

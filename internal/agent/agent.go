@@ -29,6 +29,7 @@ import (
 	"github.com/k1s/k1s/internal/image"
 	"github.com/k1s/k1s/internal/kubelet"
 	"github.com/k1s/k1s/internal/kubelet/kubeletserver"
+	"github.com/k1s/k1s/internal/localpath"
 	"github.com/k1s/k1s/internal/podnetwork"
 	"github.com/k1s/k1s/internal/proxy"
 	"github.com/k1s/k1s/internal/runtime/cri"
@@ -163,6 +164,14 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
+	// Local-path volumes live on this node's disk: this node provisions them.
+	storage, err := localpath.New(localpath.Options{
+		Client: client, NodeName: o.NodeName, Dir: filepath.Join(o.DataDir, "storage"),
+		Log: log.With("component", "local-path"),
+	})
+	if err != nil {
+		return err
+	}
 	g, ctx := errgroup.WithContext(ctx)
 
 	endpoint := o.ContainerRuntimeEndpoint
@@ -248,6 +257,7 @@ func Run(ctx context.Context, o Options) error {
 	if proxier != nil {
 		g.Go(func() error { return proxier.Run(ctx) })
 	}
+	g.Go(func() error { return storage.Run(ctx) })
 	g.Go(func() error { return srv.Serve(ctx, ln) })
 	g.Go(func() error { return kl.Run(ctx) })
 	g.Go(func() error {

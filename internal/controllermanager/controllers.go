@@ -19,7 +19,9 @@ import (
 	"github.com/k1s/k1s/internal/controller/namespace"
 	"github.com/k1s/k1s/internal/controller/nodeipam"
 	"github.com/k1s/k1s/internal/controller/nodelifecycle"
+	"github.com/k1s/k1s/internal/controller/persistentvolume"
 	"github.com/k1s/k1s/internal/controller/podgc"
+	"github.com/k1s/k1s/internal/controller/pvprotection"
 	"github.com/k1s/k1s/internal/controller/replicaset"
 	"github.com/k1s/k1s/internal/controller/rootcacert"
 	"github.com/k1s/k1s/internal/controller/serviceaccount"
@@ -64,6 +66,9 @@ func controllers() []controller {
 		{"nodelifecycle", startNodeLifecycleController},
 		{"endpoints", startEndpointsController},
 		{"endpointslice", startEndpointSliceController},
+		{"persistentvolume-binder", startPersistentVolumeController},
+		{"pvc-protection", startPVCProtectionController},
+		{"pv-protection", startPVProtectionController},
 	}
 }
 
@@ -282,6 +287,49 @@ func startStatefulSetController(_ context.Context, cc *controllerContext) error 
 		Claims:       cc.Informers.Core().V1().PersistentVolumeClaims(),
 		Revisions:    cc.Informers.Apps().V1().ControllerRevisions(),
 		Logger:       cc.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	cc.run(c.Run)
+	return nil
+}
+
+func startPersistentVolumeController(_ context.Context, cc *controllerContext) error {
+	c, err := persistentvolume.New(persistentvolume.Options{
+		Client:  cc.Client,
+		Volumes: cc.Informers.Core().V1().PersistentVolumes(),
+		Claims:  cc.Informers.Core().V1().PersistentVolumeClaims(),
+		Classes: cc.Informers.Storage().V1().StorageClasses(),
+		Nodes:   cc.Informers.Core().V1().Nodes(),
+		Logger:  cc.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	cc.run(c.Run)
+	return nil
+}
+
+func startPVCProtectionController(_ context.Context, cc *controllerContext) error {
+	c, err := pvprotection.NewClaimController(pvprotection.ClaimOptions{
+		Client: cc.Client,
+		Claims: cc.Informers.Core().V1().PersistentVolumeClaims(),
+		Pods:   cc.Informers.Core().V1().Pods(),
+		Logger: cc.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	cc.run(c.Run)
+	return nil
+}
+
+func startPVProtectionController(_ context.Context, cc *controllerContext) error {
+	c, err := pvprotection.NewVolumeController(pvprotection.VolumeOptions{
+		Client:  cc.Client,
+		Volumes: cc.Informers.Core().V1().PersistentVolumes(),
+		Logger:  cc.Logger,
 	})
 	if err != nil {
 		return err

@@ -17,7 +17,8 @@
 //
 // Supported kinds: emptyDir, hostPath (with type checks), configMap, secret,
 // downwardAPI, projected (configMap, secret, downwardAPI, serviceAccountToken)
-// and persistentVolumeClaim bound to a hostPath or local PersistentVolume.
+// and persistentVolumeClaim bound to a hostPath or local PersistentVolume
+// (a local one must be a directory; volumeMode Block claims fail).
 // Anything else fails. Every volume that fails is reported as a *SetUpError
 // (errors.As) and the others are still set up; an unbound claim also matches
 // ErrClaimNotBound, and a missing ConfigMap or Secret apierrors.IsNotFound.

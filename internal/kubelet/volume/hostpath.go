@@ -92,6 +92,12 @@ func (m *Manager) setUpClaim(ctx context.Context, ns string, src *v1.PersistentV
 		return Volume{}, fmt.Errorf("%w: %s/%s: persistentvolume %s is bound to another claim",
 			ErrClaimNotBound, ns, src.ClaimName, pv.Name)
 	}
+	if m := pv.Spec.VolumeMode; m != nil && *m == v1.PersistentVolumeBlock {
+		return Volume{}, fmt.Errorf("persistentvolume %s has volumeMode Block: it cannot be mounted as a filesystem", pv.Name)
+	}
+	// Read-only comes from the pod's volume source here and from the
+	// volumeMount in Mounts; subPath is resolved in Mounts, as for every
+	// other kind.
 	vol := Volume{ReadOnly: src.ReadOnly}
 	switch {
 	case pv.Spec.HostPath != nil:
@@ -99,8 +105,14 @@ func (m *Manager) setUpClaim(ctx context.Context, ns string, src *v1.PersistentV
 		return vol, checkHostPath(vol.HostPath, pv.Spec.HostPath.Type)
 	case pv.Spec.Local != nil:
 		vol.HostPath = pv.Spec.Local.Path
-		if _, err := os.Stat(vol.HostPath); err != nil {
+		info, err := os.Stat(vol.HostPath)
+		if err != nil {
 			return Volume{}, fmt.Errorf("local persistentvolume %s: %w", pv.Name, err)
+		}
+		// Upstream formats and mounts a block device given as a
+		// Filesystem local volume; k1s supports directories only.
+		if !info.IsDir() {
+			return Volume{}, fmt.Errorf("local persistentvolume %s: %s is not a directory (k1s supports only directories)", pv.Name, vol.HostPath)
 		}
 		return vol, nil
 	}

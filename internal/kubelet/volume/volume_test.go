@@ -486,6 +486,10 @@ func TestHostPathTypes(t *testing.T) {
 func TestPersistentVolumeClaim(t *testing.T) {
 	ctx := context.Background()
 	hostDir := t.TempDir()
+	hostFile := filepath.Join(hostDir, "file")
+	if err := os.WriteFile(hostFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	claimVol := v1.Volume{Name: "data", VolumeSource: v1.VolumeSource{PersistentVolumeClaim: &v1.PersistentVolumeClaimVolumeSource{ClaimName: "c", ReadOnly: true}}}
 	boundClaim := func(pv string) *v1.PersistentVolumeClaim {
 		c := &v1.PersistentVolumeClaim{Spec: v1.PersistentVolumeClaimSpec{VolumeName: pv}, Status: v1.PersistentVolumeClaimStatus{Phase: v1.ClaimBound}}
@@ -515,6 +519,16 @@ func TestPersistentVolumeClaim(t *testing.T) {
 			pv: pv(v1.PersistentVolumeSource{HostPath: &v1.HostPathVolumeSource{Path: hostDir}}, "claim-uid"), wantPath: hostDir},
 		{name: "local PV", claim: boundClaim("pv1"),
 			pv: pv(v1.PersistentVolumeSource{Local: &v1.LocalVolumeSource{Path: hostDir}}, "claim-uid"), wantPath: hostDir},
+		{name: "local PV on a file", claim: boundClaim("pv1"),
+			pv: pv(v1.PersistentVolumeSource{Local: &v1.LocalVolumeSource{Path: hostFile}}, "claim-uid"), wantErr: "is not a directory"},
+		{name: "local PV missing", claim: boundClaim("pv1"),
+			pv: pv(v1.PersistentVolumeSource{Local: &v1.LocalVolumeSource{Path: filepath.Join(hostDir, "nope")}}, "claim-uid"), wantErr: "no such file"},
+		{name: "block PV", claim: boundClaim("pv1"),
+			pv: func() *v1.PersistentVolume {
+				p := pv(v1.PersistentVolumeSource{Local: &v1.LocalVolumeSource{Path: hostDir}}, "claim-uid")
+				p.Spec.VolumeMode = ptr(v1.PersistentVolumeBlock)
+				return p
+			}(), wantErr: "volumeMode Block"},
 		{name: "missing PV", claim: boundClaim("pv1"), wantErr: `persistentvolume "pv1" not found`},
 		{name: "unsupported PV", claim: boundClaim("pv1"),
 			pv: pv(v1.PersistentVolumeSource{NFS: &v1.NFSVolumeSource{Server: "x", Path: "/"}}, "claim-uid"), wantErr: "not supported"},
@@ -544,6 +558,80 @@ func TestPersistentVolumeClaim(t *testing.T) {
 			}
 			if got := vols["data"]; got.HostPath != tt.wantPath || !got.ReadOnly {
 				t.Errorf("volume = %+v, want %s read-only", got, tt.wantPath)
+			}
+		})
+	}
+}
+
+// TestLocalClaimMounts follows a claim bound to a local PV, as the
+// local-path provisioner makes them (a 0777 directory), through to the CRI
+// mounts: read-only from the pod's volume source or from the volumeMount,
+// subPath created inside the volume with the volume's mode.
+func TestLocalClaimMounts(t *testing.T) {
+	ctx := context.Background()
+	volDir := filepath.Join(t.TempDir(), "pvc-u")
+	if err := os.Mkdir(volDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(volDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name         string
+		claimRO      bool
+		vm           v1.VolumeMount
+		wantPath     string
+		wantReadOnly bool
+	}{
+		{name: "plain", vm: v1.VolumeMount{Name: "data", MountPath: "/data"}, wantPath: volDir},
+		{name: "read-only mount", vm: v1.VolumeMount{Name: "data", MountPath: "/data", ReadOnly: true},
+			wantPath: volDir, wantReadOnly: true},
+		{name: "read-only claim", claimRO: true, vm: v1.VolumeMount{Name: "data", MountPath: "/data"},
+			wantPath: volDir, wantReadOnly: true},
+		{name: "subPath", vm: v1.VolumeMount{Name: "data", MountPath: "/var/lib/db", SubPath: "db/main"},
+			wantPath: filepath.Join(volDir, "db", "main")},
+		{name: "subPath read-only claim", claimRO: true, vm: v1.VolumeMount{Name: "data", MountPath: "/cfg", SubPath: "cfg"},
+			wantPath: filepath.Join(volDir, "cfg"), wantReadOnly: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, src, _ := newTestManager(t, false)
+			claim := &v1.PersistentVolumeClaim{Spec: v1.PersistentVolumeClaimSpec{VolumeName: "pvc-u"},
+				Status: v1.PersistentVolumeClaimStatus{Phase: v1.ClaimBound}}
+			claim.UID = "u"
+			src.claims["ns/c"] = claim
+			pv := &v1.PersistentVolume{Spec: v1.PersistentVolumeSpec{
+				PersistentVolumeSource: v1.PersistentVolumeSource{Local: &v1.LocalVolumeSource{Path: volDir}},
+				ClaimRef:               &v1.ObjectReference{UID: "u"},
+				VolumeMode:             ptr(v1.PersistentVolumeFilesystem),
+			}}
+			pv.Name = "pvc-u"
+			src.pvs["pvc-u"] = pv
+			pod := testPod("p1", v1.Volume{Name: "data", VolumeSource: v1.VolumeSource{
+				PersistentVolumeClaim: &v1.PersistentVolumeClaimVolumeSource{ClaimName: "c", ReadOnly: tt.claimRO}}})
+			vols, err := m.SetUp(ctx, pod, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			mounts, err := vols.Mounts(&v1.Container{Name: "c", VolumeMounts: []v1.VolumeMount{tt.vm}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(mounts) != 1 {
+				t.Fatalf("mounts = %v, want one", mounts)
+			}
+			if got := mounts[0]; got.HostPath != tt.wantPath || got.Readonly != tt.wantReadOnly || got.ContainerPath != tt.vm.MountPath {
+				t.Errorf("mount = %s -> %s read-only %v, want %s -> %s read-only %v",
+					got.HostPath, got.ContainerPath, got.Readonly, tt.wantPath, tt.vm.MountPath, tt.wantReadOnly)
+			}
+			if tt.vm.SubPath != "" {
+				info, err := os.Stat(tt.wantPath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if info.Mode().Perm() != 0o777 {
+					t.Errorf("subPath mode %v, want the volume's 0777", info.Mode().Perm())
+				}
 			}
 		})
 	}

@@ -25,7 +25,8 @@ func (s *Server) admitClaimStorageClass(ctx context.Context, pvc *corev1.Persist
 	if res == nil {
 		return
 	}
-	list, err := res.store.List(ctx, res.prefix, storage.ListOptions{Recursive: true, ResourceVersion: "0"})
+	// A consistent read: a default class created a moment ago counts.
+	list, err := res.store.List(ctx, res.prefix, storage.ListOptions{Recursive: true})
 	if err != nil {
 		s.log.Warn("listing storage classes for a new claim", "err", err)
 		return

@@ -2,9 +2,7 @@ package apiserver_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -44,15 +42,10 @@ func TestClaimGetsTheDefaultStorageClass(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The class list comes from the watch cache: poll until it has them.
-	n := 0
-	eventually(t, 5*time.Second, func() error {
-		n++
-		if got := claim(fmt.Sprintf("after-%d", n), nil).Spec.StorageClassName; got == nil || *got != "local-path" {
-			return errString("the default class is not applied yet")
-		}
-		return nil
-	})
+	// A consistent read: the class created just before counts at once.
+	if got := claim("after", nil).Spec.StorageClassName; got == nil || *got != "local-path" {
+		t.Errorf("storageClassName = %v, want the default local-path", got)
+	}
 	if got := claim("explicit", ptr.To("plain")).Spec.StorageClassName; got == nil || *got != "plain" {
 		t.Errorf("an explicit class was changed to %v", got)
 	}

@@ -44,7 +44,8 @@ func newChain(rng *rand.Rand) *chain {
 			nodeAffinity{},       // nodeSelector and required node affinity
 			hostPorts{},          // host port conflicts
 			resourcesFit{},       // cpu, memory, ephemeral-storage, extended resources, pod count
-			volumeNodeAffinity{}, // node affinity of bound persistent volumes
+			volumeRestrictions{}, // ReadWriteOncePod claims in use
+			volumeBinding{},      // bound volumes' node affinity; volumes to bind or provision
 			interPodAffinity{},   // required pod affinity and anti-affinity
 		},
 		scores: []weightedScore{

@@ -15,7 +15,6 @@ const (
 	reasonNodeAffinity           = "node(s) didn't match Pod's node affinity/selector"
 	reasonHostPorts              = "node(s) didn't have free ports for the requested pod ports"
 	reasonTooManyPods            = "Too many pods"
-	reasonVolumeNodeAffinity     = "node(s) had volume node affinity conflict"
 	reasonExistingAntiAffinity   = "node(s) didn't satisfy existing pods anti-affinity rules"
 	reasonPodAffinity            = "node(s) didn't match pod affinity rules"
 	reasonPodAntiAffinity        = "node(s) didn't match pod anti-affinity rules"
@@ -41,13 +40,16 @@ type cycle struct {
 	// that matches its own terms to go anywhere with the topology labels.
 	affinityDomains map[topologyPair]bool
 	affinityToSelf  bool
+	// readWriteOncePodConflict: another pod uses one of the pod's
+	// ReadWriteOncePod claims.
+	readWriteOncePodConflict bool
 }
 
 type topologyPair struct{ key, value string }
 
 // newCycle prepares the pod (anti-)affinity domains from the cache.
 func newCycle(p *podInfo, c *nodeCache) *cycle {
-	cy := &cycle{pod: p}
+	cy := &cycle{pod: p, readWriteOncePodConflict: readWriteOncePodConflict(p, c)}
 	nodeLabels := func(name string) map[string]string {
 		if n := c.nodes[name]; n != nil && n.node != nil {
 			return n.node.Labels
@@ -220,19 +222,6 @@ func (resourcesFit) filter(cy *cycle, n *nodeInfo) []string {
 		}
 	}
 	return reasons
-}
-
-// volumeNodeAffinity rejects nodes outside the node affinity of a
-// persistent volume the pod's claims are bound to.
-type volumeNodeAffinity struct{}
-
-func (volumeNodeAffinity) filter(cy *cycle, n *nodeInfo) []string {
-	for _, s := range cy.pod.volumeAffinity {
-		if !s.matches(n.node) {
-			return []string{reasonVolumeNodeAffinity}
-		}
-	}
-	return nil
 }
 
 // interPodAffinity enforces required pod affinity and anti-affinity, the

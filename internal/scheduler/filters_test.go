@@ -173,8 +173,6 @@ func TestFilters(t *testing.T) {
 			p.Spec.Overhead = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}
 		}), "Insufficient cpu"},
 
-		{"volume affinity matches", volumeNodeAffinity{}, testNode("n", "1", "1Gi", nodeLabels("zone", "a")), nil, nil, testPod("p", "", ""), ""},
-
 		{"anti-affinity by hostname", interPodAffinity{}, testNode("n", "1", "1Gi"), []*corev1.Node{testNode("m", "1", "1Gi")},
 			[]*corev1.Pod{testPod("b", "", "", onNode("n"), withLabels("app", "web"))},
 			testPod("p", "", "", antiAffinity(host, "app", "web")), reasonPodAntiAffinity},
@@ -210,19 +208,5 @@ func TestFilters(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
-	}
-}
-
-func TestVolumeNodeAffinity(t *testing.T) {
-	p := newPodInfo(testPod("p", "", ""), nil)
-	p.volumeAffinity = []*nodeSelector{compileNodeSelector(&corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
-		MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "zone", Operator: corev1.NodeSelectorOpIn, Values: []string{"a"}}},
-	}}})}
-	c := testCluster([]*corev1.Node{testNode("a", "1", "1Gi", nodeLabels("zone", "a")), testNode("b", "1", "1Gi", nodeLabels("zone", "b"))})
-	cy := newCycle(p, c)
-	for node, want := range map[string]string{"a": "", "b": reasonVolumeNodeAffinity} {
-		if got := strings.Join(volumeNodeAffinity{}.filter(cy, c.nodes[node]), "; "); got != want {
-			t.Errorf("node %s: got %q, want %q", node, got, want)
-		}
 	}
 }

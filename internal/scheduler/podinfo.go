@@ -26,9 +26,10 @@ type podInfo struct {
 	antiAffinity     []podTerm // required pod anti-affinity
 
 	// Set by the shell from volume claims before the pod is scheduled.
-	volumeAffinity []*nodeSelector // node affinity of its bound PVs
+	volumes *podVolumes // nil without claims
 	// unresolvable, when set, says why no node can host the pod whatever
-	// the nodes' state (a missing claim); filters are not run.
+	// the nodes' state (a missing claim, an unbound immediate claim);
+	// filters are not run.
 	unresolvable string
 }
 

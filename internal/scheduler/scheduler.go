@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -44,6 +45,9 @@ type Options struct {
 	// SchedulerName selects the pods to schedule by spec.schedulerName;
 	// default "default-scheduler". It is also the events' source.
 	SchedulerName string
+	// VolumeBindTimeout bounds how long a pod's binding waits for its
+	// WaitForFirstConsumer claims to be bound; default 30s.
+	VolumeBindTimeout time.Duration
 }
 
 func (o *Options) defaults() error {
@@ -55,6 +59,9 @@ func (o *Options) defaults() error {
 	}
 	if o.SchedulerName == "" {
 		o.SchedulerName = DefaultSchedulerName
+	}
+	if o.VolumeBindTimeout <= 0 {
+		o.VolumeBindTimeout = defaultVolumeBindTimeout
 	}
 	if o.Identity == "" {
 		host, err := os.Hostname()
@@ -114,7 +121,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 }
 
 func (s *Scheduler) schedule(ctx context.Context, recorder record.EventRecorder) error {
-	return newShell(s.client, recorder, s.o.SchedulerName, s.o.Logger).run(ctx)
+	sh := newShell(s.client, recorder, s.o.SchedulerName, s.o.Logger)
+	sh.volumeBindTimeout = s.o.VolumeBindTimeout
+	return sh.run(ctx)
 }
 
 // runElected schedules while holding the kube-scheduler Lease.

@@ -308,8 +308,8 @@ func TestLeaderElection(t *testing.T) {
 	}
 }
 
-// TestUnschedulableReasons covers filters end to end: a missing claim, a
-// node selector and a cordoned node.
+// TestUnschedulableReasons covers filters end to end: a missing claim, then
+// an unbound one, a node selector and a cordoned node.
 func TestUnschedulableReasons(t *testing.T) {
 	ctx := context.Background()
 	client, opts := newClient(t)
@@ -353,7 +353,24 @@ func TestUnschedulableReasons(t *testing.T) {
 			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
 		},
 	}
-	if _, err := client.CoreV1().PersistentVolumeClaims("default").Create(ctx, claim, metav1.CreateOptions{}); err != nil {
+	created, err := client.CoreV1().PersistentVolumeClaims("default").Create(ctx, claim, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A claim without a class binds immediately: the pod waits for that.
+	want := "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+	eventually(t, 20*time.Second, func() error {
+		p, err := client.CoreV1().Pods("default").Get(ctx, "with-claim", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if c := scheduledCondition(p); c == nil || c.Message != want {
+			return fmt.Errorf("with-claim: PodScheduled %+v, want message %q", c, want)
+		}
+		return nil
+	})
+	mustCreatePV(t, client, localPV("pv-data", "", "1Gi", "a", created))
+	if err := bindClaim(ctx, client, "data", "pv-data"); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 20*time.Second, func() error {

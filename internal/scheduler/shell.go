@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	storagelisters "k8s.io/client-go/listers/storage/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 )
@@ -41,11 +43,19 @@ type shell struct {
 	pods       corelisters.PodLister
 	claims     corelisters.PersistentVolumeClaimLister
 	volumes    corelisters.PersistentVolumeLister
+	classes    storagelisters.StorageClassLister
 	namespaces corelisters.NamespaceLister
 
-	mu    sync.Mutex // guards cache and chain
-	cache *nodeCache
-	chain *chain
+	mu      sync.Mutex // guards cache, chain, assumed and volumeSource
+	cache   *nodeCache
+	chain   *chain
+	assumed volumeAssumptions
+	// volumeSource resolves claims from the listers and assumed.
+	volumeSource *volumeSource
+	// volumeEvents fires at every claim or volume event, for bindings
+	// waiting for claims to be bound, at most volumeBindTimeout.
+	volumeEvents      notifier
+	volumeBindTimeout time.Duration
 
 	qmu   sync.Mutex // guards queue
 	queue *schedulingQueue
@@ -58,10 +68,11 @@ type shell struct {
 func newShell(client kubernetes.Interface, recorder record.EventRecorder, name string, log *slog.Logger) *shell {
 	s := &shell{
 		client: client, recorder: recorder, name: name, log: log, now: time.Now,
-		chain: newChain(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))),
-		queue: newSchedulingQueue(),
-		wake:  make(chan struct{}, 1),
-		slots: make(chan struct{}, maxInFlight),
+		volumeBindTimeout: defaultVolumeBindTimeout,
+		chain:             newChain(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))),
+		queue:             newSchedulingQueue(),
+		wake:              make(chan struct{}, 1),
+		slots:             make(chan struct{}, maxInFlight),
 	}
 	s.cache = newNodeCache(s.namespacesMatching)
 	return s
@@ -73,14 +84,19 @@ func (s *shell) run(ctx context.Context) error {
 	factory := informers.NewSharedInformerFactoryWithOptions(s.client, 0, informers.WithTransform(dropManagedFields))
 	defer factory.Shutdown()
 	core := factory.Core().V1()
+	classes := factory.Storage().V1().StorageClasses()
+	volumeHandler := cache.ResourceEventHandlerFuncs{
+		AddFunc: s.volumeChanged, UpdateFunc: func(_, o any) { s.volumeChanged(o) }, DeleteFunc: s.volumeChanged,
+	}
 	handlers := []struct {
 		informer cache.SharedIndexInformer
 		handler  cache.ResourceEventHandler
 	}{
 		{core.Pods().Informer(), cache.ResourceEventHandlerFuncs{AddFunc: s.podAdded, UpdateFunc: s.podUpdated, DeleteFunc: s.podDeleted}},
 		{core.Nodes().Informer(), cache.ResourceEventHandlerFuncs{AddFunc: s.nodeAdded, UpdateFunc: s.nodeUpdated, DeleteFunc: s.nodeDeleted}},
-		{core.PersistentVolumeClaims().Informer(), cache.ResourceEventHandlerFuncs{AddFunc: s.volumeChanged, UpdateFunc: func(_, o any) { s.volumeChanged(o) }}},
-		{core.PersistentVolumes().Informer(), cache.ResourceEventHandlerFuncs{AddFunc: s.volumeChanged, UpdateFunc: func(_, o any) { s.volumeChanged(o) }}},
+		{core.PersistentVolumeClaims().Informer(), volumeHandler},
+		{core.PersistentVolumes().Informer(), volumeHandler},
+		{classes.Informer(), volumeHandler},
 	}
 	for _, h := range handlers {
 		if _, err := h.informer.AddEventHandler(h.handler); err != nil {
@@ -88,7 +104,8 @@ func (s *shell) run(ctx context.Context) error {
 		}
 	}
 	s.pods, s.claims, s.volumes = core.Pods().Lister(), core.PersistentVolumeClaims().Lister(), core.PersistentVolumes().Lister()
-	s.namespaces = core.Namespaces().Lister()
+	s.namespaces, s.classes = core.Namespaces().Lister(), classes.Lister()
+	s.volumeSource = s.newVolumeSource()
 	factory.Start(ctx.Done())
 	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
 		if !ok && ctx.Err() == nil {
@@ -190,12 +207,16 @@ func (s *shell) scheduleOne(ctx context.Context, p popped) {
 		return
 	}
 	info := newPodInfo(pod, s.namespacesMatching)
-	s.resolveVolumes(info)
 
 	s.mu.Lock()
+	info.volumes, info.unresolvable = resolveVolumes(pod, s.volumeSource)
 	node, fitErr := s.chain.schedule(info, s.cache)
+	var plan []volumeAction
 	if fitErr == nil {
 		s.cache.assume(info, node)
+		// The chain found the plan feasible on this node a moment ago.
+		plan, _ = planVolumes(info.volumes, s.cache.nodes[node].node)
+		s.assumed.assume(pod.UID, plan)
 	}
 	s.mu.Unlock()
 
@@ -206,7 +227,7 @@ func (s *shell) scheduleOne(ctx context.Context, p popped) {
 		s.write(ctx, func() { s.reportUnschedulable(ctx, pod, msg) })
 		return
 	}
-	s.write(ctx, func() { s.bind(ctx, pod, p.key, node) })
+	s.write(ctx, func() { s.bind(ctx, pod, p.key, node, plan) })
 }
 
 // write runs f in a goroutine once a slot is free.
@@ -224,27 +245,40 @@ func (s *shell) write(ctx context.Context, f func()) {
 	}()
 }
 
-// bind writes the pods/binding subresource. On failure the assumed pod is
-// forgotten, and the pod retried after a backoff.
-func (s *shell) bind(ctx context.Context, pod *corev1.Pod, key, node string) {
-	err := s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, &corev1.Binding{
-		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
-		Target:     corev1.ObjectReference{Kind: "Node", Name: node},
-	}, metav1.CreateOptions{})
-	if err == nil {
+// bind binds the plan's volumes, then writes the pods/binding
+// subresource. On failure the assumed pod is forgotten, and the pod
+// retried after a backoff.
+func (s *shell) bind(ctx context.Context, pod *corev1.Pod, key, node string, plan []volumeAction) {
+	volErr := s.bindVolumes(ctx, pod, plan)
+	var err error
+	if volErr == nil {
+		err = s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: node},
+		}, metav1.CreateOptions{})
+	}
+	s.mu.Lock()
+	s.assumed.forget(pod.UID)
+	if volErr != nil || err != nil {
+		s.cache.forget(pod.UID)
+	}
+	s.mu.Unlock()
+	if volErr == nil && err == nil {
 		s.withQueue(func(q *schedulingQueue, _ time.Time) { q.done(key) })
 		s.recorder.Eventf(pod, corev1.EventTypeNormal, "Scheduled", "Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, node)
 		return
 	}
-	s.mu.Lock()
-	s.cache.forget(pod.UID)
-	s.mu.Unlock()
-	if ctx.Err() != nil || apierrors.IsNotFound(err) {
+	if ctx.Err() != nil || apierrors.IsNotFound(err) || errors.Is(volErr, errPodGone) {
 		s.withQueue(func(q *schedulingQueue, _ time.Time) { q.remove(key) })
 		return
 	}
-	s.log.Info("binding failed", "pod", key, "node", node, "err", err)
-	s.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedScheduling", "Binding rejected: %v", err)
+	if volErr != nil {
+		s.log.Info("binding volumes failed", "pod", key, "node", node, "err", volErr)
+		s.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedScheduling", "running PreBind plugin \"VolumeBinding\": binding volumes: %v", volErr)
+	} else {
+		s.log.Info("binding failed", "pod", key, "node", node, "err", err)
+		s.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedScheduling", "Binding rejected: %v", err)
+	}
 	s.withQueue(func(q *schedulingQueue, now time.Time) {
 		q.failed(key, false, now)
 		// The assumed pod's room is free again.
@@ -283,40 +317,6 @@ func (s *shell) reportUnschedulable(ctx context.Context, pod *corev1.Pod, msg st
 	_, err = s.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) && ctx.Err() == nil {
 		s.log.Info("setting PodScheduled=False failed", "pod", pod.Namespace+"/"+pod.Name, "err", err)
-	}
-}
-
-// resolveVolumes finds the node affinity of the persistent volumes bound
-// to the pod's claims. A missing claim makes the pod unschedulable; an
-// unbound claim does not constrain the node.
-func (s *shell) resolveVolumes(p *podInfo) {
-	for _, v := range p.pod.Spec.Volumes {
-		var claim string
-		switch {
-		case v.PersistentVolumeClaim != nil:
-			claim = v.PersistentVolumeClaim.ClaimName
-		case v.Ephemeral != nil:
-			claim = p.pod.Name + "-" + v.Name
-		default:
-			continue
-		}
-		pvc, err := s.claims.PersistentVolumeClaims(p.pod.Namespace).Get(claim)
-		if err != nil {
-			p.unresolvable = fmt.Sprintf("persistentvolumeclaim %q not found", claim)
-			return
-		}
-		if pvc.DeletionTimestamp != nil {
-			p.unresolvable = fmt.Sprintf("persistentvolumeclaim %q is being deleted", claim)
-			return
-		}
-		if pvc.Spec.VolumeName == "" {
-			continue
-		}
-		pv, err := s.volumes.Get(pvc.Spec.VolumeName)
-		if err != nil || pv.Spec.NodeAffinity == nil || pv.Spec.NodeAffinity.Required == nil {
-			continue
-		}
-		p.volumeAffinity = append(p.volumeAffinity, compileNodeSelector(pv.Spec.NodeAffinity.Required))
 	}
 }
 
@@ -387,6 +387,7 @@ func (s *shell) podDeleted(obj any) {
 	_, held := s.cache.pods[pod.UID]
 	s.cache.removePod(pod.UID)
 	s.mu.Unlock()
+	s.volumeEvents.notify() // a binding may be waiting for its claims
 	s.withQueue(func(q *schedulingQueue, now time.Time) {
 		q.remove(queueKey(pod))
 		if held {
@@ -425,7 +426,10 @@ func (s *shell) nodeDeleted(obj any) {
 	s.mu.Unlock()
 }
 
-func (s *shell) volumeChanged(any) { s.moveAll() }
+func (s *shell) volumeChanged(any) {
+	s.volumeEvents.notify()
+	s.moveAll()
+}
 
 // schedulingChanged reports whether a node update may let a pod fit that
 // did not: a heartbeat alone does not.

@@ -314,6 +314,12 @@ func (c *Containerd) stopStale() {
 		time.Sleep(50 * time.Millisecond)
 	}
 	_ = syscall.Kill(pid, syscall.SIGKILL)
+	// Return once it is gone: a new child must not meet the old one on
+	// the socket. SIGKILL cannot be ignored; only a machine too busy to
+	// run the exit makes this wait.
+	for deadline := time.Now().Add(10 * time.Second); ours() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // lastLogLine is the last line containerd logged, usually why it died.

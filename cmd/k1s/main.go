@@ -41,6 +41,8 @@ Commands:
   ingress     run the Ingress controller (the server deploys it as an add-on)
   simulate    run hollow nodes (in-memory runtime) for scale tests
   image       load image tarballs into a node's containerd
+  secrets-encrypt
+              rotate|status the keys that encrypt Secrets at rest
   version     print the version
 
 Run 'k1s COMMAND -h' for a command's flags.
@@ -98,6 +100,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runSimulate(ctx, cmd, args, stderr)
 	case "image":
 		return runImage(ctx, args, stdout, stderr)
+	case "secrets-encrypt":
+		return runSecretsEncrypt(ctx, args, stdout, stderr)
 	case "proxy":
 		return runProxy(ctx, cmd, args, stderr)
 	case "version", "--version":

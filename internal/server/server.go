@@ -25,6 +25,7 @@ import (
 
 	"github.com/k1s/k1s/internal/addons"
 	"github.com/k1s/k1s/internal/apiserver"
+	"github.com/k1s/k1s/internal/encryption"
 	"github.com/k1s/k1s/internal/etcd"
 	"github.com/k1s/k1s/internal/nodetoken"
 	"github.com/k1s/k1s/internal/openapi"
@@ -207,6 +208,11 @@ func Run(ctx context.Context, o Options) error {
 		ln.Close()
 		return fmt.Errorf("kubelet client certificate: %w", err)
 	}
+	secrets, err := encryption.Load(EncryptionKeysPath(o.DataDir))
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	issuer, err := satoken.NewIssuer(ServiceAccountIssuer, bundle.ServiceAccountKey)
 	if err != nil {
 		ln.Close()
@@ -220,6 +226,7 @@ func Run(ctx context.Context, o Options) error {
 		NodeToken:            nodetoken.Secret(token),
 		CACertPEM:            bundle.CACertPEM,
 		ServiceAccountIssuer: issuer,
+		SecretTransformer:    secrets,
 		KubernetesService: &apiserver.KubernetesService{
 			ClusterIP: firstIP(serviceCIDR).String(),
 			Address:   o.AdvertiseAddress,
@@ -237,6 +244,10 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("writing kubeconfig: %w", err)
 	}
 	g.Go(func() error { return api.Run(ctx) })
+	g.Go(func() error {
+		keepSecretsEncrypted(ctx, secrets, client, log.With("component", "encryption"))
+		return nil
+	})
 	go oa.Build() // warm the OpenAPI documents before kubectl asks
 	g.Go(func() error {
 		if err := api.WaitReady(ctx); err != nil {
@@ -285,6 +296,45 @@ func Run(ctx context.Context, o Options) error {
 		})
 	}
 	return g.Wait()
+}
+
+// EncryptionKeysPath is the key file Secrets are encrypted at rest with.
+func EncryptionKeysPath(dataDir string) string { return filepath.Join(dataDir, "encryption.json") }
+
+// keepSecretsEncrypted re-encrypts every Secret stored in plain text or
+// under an older key: at start (Secrets written before encryption was on)
+// and whenever the key file's primary key changes (`k1s secrets-encrypt
+// rotate`), which it checks every few seconds.
+func keepSecretsEncrypted(ctx context.Context, t *encryption.Transformer, client *clientv3.Client, log *slog.Logger) {
+	const secretsPrefix = "/registry/core/secrets/"
+	pending := true
+	tick := time.NewTicker(3 * time.Second)
+	defer tick.Stop()
+	for {
+		if changed, err := t.Reload(); err != nil {
+			log.Error("reading the encryption keys; keeping the current ones", "err", err)
+		} else if changed {
+			log.Info("new primary encryption key", "key", t.Primary())
+			pending = true
+		}
+		if pending {
+			n, err := t.Reencrypt(ctx, client, secretsPrefix)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Error("re-encrypting secrets; will retry", "err", err, "done", n)
+			case err == nil:
+				pending = false
+				if n > 0 {
+					log.Info("secrets re-encrypted", "key", t.Primary(), "secrets", n)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // ServiceAccountIssuer names the cluster's service account tokens (their

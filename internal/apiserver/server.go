@@ -340,6 +340,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/api/", s.serveAPI)
 	mux.HandleFunc("/apis", s.serveAPI)
 	mux.HandleFunc("/apis/", s.serveAPI)
+	mux.HandleFunc(selfSubjectReviewPath, s.serveSelfSubjectReview)
 	limit := newInflight(maxReadsInFlight, maxWritesInFlight)
 	return s.withRecovery(s.withAuthentication(limit.wrap(s.writeError, mux)))
 }

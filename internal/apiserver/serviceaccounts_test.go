@@ -72,10 +72,16 @@ func TestTokenRequest(t *testing.T) {
 		t.Errorf("audiences = %v, want the issuer", bound.Spec.Audiences)
 	}
 
-	// The token authenticates (as the service account: who it names is
-	// satoken's test; authorization comes with RBAC).
-	if _, err := tokenClient(t, ts, bound.Status.Token).CoreV1().Pods("default").List(ctx, metav1.ListOptions{}); err != nil {
-		t.Fatalf("listing pods with the token: %v", err)
+	// The token authenticates as the service account.
+	review, err := tokenClient(t, ts, bound.Status.Token).AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("SelfSubjectReview with the token: %v", err)
+	}
+	if got, want := review.Status.UserInfo.Username, "system:serviceaccount:default:web"; got != want {
+		t.Errorf("user = %q, want %q", got, want)
+	}
+	if got := review.Status.UserInfo.Groups; len(got) != 3 || got[0] != "system:serviceaccounts" || got[1] != "system:serviceaccounts:default" {
+		t.Errorf("groups = %v", got)
 	}
 	if _, err := tokenClient(t, ts, "a.b.c").CoreV1().Pods("default").List(ctx, metav1.ListOptions{}); !apierrors.IsUnauthorized(err) {
 		t.Errorf("a forged token: %v, want Unauthorized", err)

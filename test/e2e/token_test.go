@@ -36,6 +36,13 @@ func TestCreateToken(t *testing.T) {
 	if out, errOut, err := kubectlWithToken(t, token, "get", "namespaces", "-o", "name"); err != nil || !strings.Contains(out, "namespace/default") {
 		t.Errorf("using the token: %v: %s %s", err, out, errOut)
 	}
+	// kubectl auth whoami (SelfSubjectReview) names the service account.
+	if out, errOut, err := kubectlWithToken(t, token, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"); err != nil || out != "system:serviceaccount:default:default" {
+		t.Errorf("kubectl auth whoami with the token: %q %v %s", out, err, errOut)
+	}
+	if out, errOut, err := kubectl(t, "", "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"); err != nil || out != "system:admin" {
+		t.Errorf("kubectl auth whoami as the admin: %q %v %s", out, err, errOut)
+	}
 	other, errOut, err := kubectl(t, "", "create", "token", "default", "--audience", "vault")
 	if err != nil {
 		t.Fatalf("kubectl create token --audience: %v: %s", err, errOut)

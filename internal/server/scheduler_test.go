@@ -2,18 +2,13 @@ package server_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"os"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/k1s/k1s/internal/server"
 )
@@ -21,38 +16,8 @@ import (
 // TestServerRunsScheduler: `k1s server` places a pod on a node without
 // any other component.
 func TestServerRunsScheduler(t *testing.T) {
-	ready := make(chan string, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Options{
-			DataDir: t.TempDir(), HTTPSPort: 0, DisableAgent: true, DisableControllerManager: true,
-			Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-			OnReady: func(kubeconfig string) { ready <- kubeconfig },
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("server Run: %v", err)
-		}
-	})
-	var kubeconfig string
-	select {
-	case kubeconfig = <-ready:
-	case err := <-done:
-		t.Fatalf("server stopped: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("server not ready after 60s")
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx := context.Background()
+	client := startServer(t, server.Options{DataDir: t.TempDir(), HTTPSPort: 0, DisableAgent: true, DisableControllerManager: true})
 
 	alloc := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("2Gi"), corev1.ResourcePods: resource.MustParse("10")}
 	node := &corev1.Node{

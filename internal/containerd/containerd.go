@@ -298,8 +298,7 @@ func (c *Containerd) stopStale() {
 	// A zombie has an empty command line, so this also tells when it is
 	// gone even if nobody reaps it yet.
 	ours := func() bool {
-		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		return err == nil && bytes.Contains(cmdline, []byte(c.configPath()))
+		return bytes.Contains(cmdline(pid), []byte(c.configPath()))
 	}
 	if !ours() {
 		return
@@ -319,6 +318,28 @@ func (c *Containerd) stopStale() {
 	// run the exit makes this wait.
 	for deadline := time.Now().Add(10 * time.Second); ours() && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// cmdline reads a process's command line; empty when the process is gone
+// or a zombie. A live process can show an empty one for a moment right
+// after its exec (the kernel lets the parent go before the new arguments
+// are in place): that is read again.
+func cmdline(pid int) []byte {
+	for deadline := time.Now().Add(time.Second); ; {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || len(b) > 0 {
+			return b
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		// The state follows the ")" that ends the command name.
+		if i := bytes.LastIndexByte(stat, ')'); err != nil || i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' || stat[i+2] == 'X' {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

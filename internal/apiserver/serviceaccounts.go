@@ -58,16 +58,8 @@ func (s *Server) handleTokenRequest(w http.ResponseWriter, r *http.Request, res 
 	if s.cfg.ServiceAccountIssuer == nil {
 		return apierrors.NewServiceUnavailable("this api-server issues no service account tokens (no service account key)")
 	}
-	out, err := s.codecs.negotiateOutput(r)
-	if err != nil {
-		return err
-	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
 	gvk := authenticationv1.SchemeGroupVersion.WithKind("TokenRequest")
-	obj, _, err := s.decodeBody(r, res, body, &authenticationv1.TokenRequest{}, gvk)
+	out, obj, err := s.decodeSubresourceRequest(r, res, &authenticationv1.TokenRequest{}, gvk)
 	if err != nil {
 		return err
 	}

@@ -82,21 +82,29 @@ func (s *Server) updateScaleFromBody(w http.ResponseWriter, r *http.Request, out
 }
 
 // handleBinding assigns a pod to a node (POST pods/NAME/binding).
-func (s *Server) handleBinding(w http.ResponseWriter, r *http.Request, res *resource, info requestInfo) error {
+// decodeSubresourceRequest reads the body of a create on a subresource
+// (binding, eviction, token) as gvk into into, and the output the client
+// accepts for the answer.
+func (s *Server) decodeSubresourceRequest(r *http.Request, res *resource, into runtime.Object, gvk schema.GroupVersionKind) (output, runtime.Object, error) {
 	out, err := s.codecs.negotiateOutput(r)
 	if err != nil {
-		return err
+		return out, nil, err
 	}
+	body, err := readBody(r)
+	if err != nil {
+		return out, nil, err
+	}
+	obj, _, err := s.decodeBody(r, res, body, into, gvk)
+	return out, obj, err
+}
+
+func (s *Server) handleBinding(w http.ResponseWriter, r *http.Request, res *resource, info requestInfo) error {
 	dry, err := dryRun(r)
 	if err != nil {
 		return err
 	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
 	gvk := corev1.SchemeGroupVersion.WithKind("Binding")
-	obj, _, err := s.decodeBody(r, res, body, &corev1.Binding{}, gvk)
+	out, obj, err := s.decodeSubresourceRequest(r, res, &corev1.Binding{}, gvk)
 	if err != nil {
 		return err
 	}
@@ -159,16 +167,8 @@ func setPodCondition(status *corev1.PodStatus, c corev1.PodCondition) {
 
 // handleEviction deletes a pod unless a PodDisruptionBudget forbids it.
 func (s *Server) handleEviction(w http.ResponseWriter, r *http.Request, res *resource, info requestInfo) error {
-	out, err := s.codecs.negotiateOutput(r)
-	if err != nil {
-		return err
-	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
 	gvk := policyv1.SchemeGroupVersion.WithKind("Eviction")
-	obj, _, err := s.decodeBody(r, res, body, &policyv1.Eviction{}, gvk)
+	out, obj, err := s.decodeSubresourceRequest(r, res, &policyv1.Eviction{}, gvk)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,8 @@ import (
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/k1s/k1s/internal/controller/worker"
 )
 
 // shutdownGrace is how long in-flight requests may finish once Run's
@@ -322,12 +324,7 @@ func (c *Controller) processNext(ctx context.Context, q workqueue.TypedRateLimit
 		return false
 	}
 	defer q.Done(key)
-	if err := sync(ctx, key); err != nil {
-		c.o.Log.Warn("ingress sync failed; retrying", "key", key, "err", err)
-		q.AddRateLimited(key)
-		return true
-	}
-	q.Forget(key)
+	worker.Handle(ctx, q, key, sync(ctx, key), c.o.Log, "key")
 	return true
 }
 

@@ -320,7 +320,7 @@ func teardown() {
 		unmountUnder(n.dataDir)
 		exec.Command("ip", "netns", "del", n.netns).Run()
 		exec.Command("ip", "link", "del", n.hostVeth).Run()
-		removeCgroup(n.cgroupRoot)
+		testcluster.RemoveCgroups(n.cgroupRoot)
 	}
 	// The pods' netns mounts are in the nodes' state dirs (unmounted
 	// above with the rest).
@@ -348,9 +348,7 @@ func killShims(dir string) {
 }
 
 func killCgroup(root string) {
-	dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + root)
-	dirs = append(dirs, "/sys/fs/cgroup"+root)
-	for _, d := range dirs {
+	for _, d := range testcluster.CgroupDirs(root) {
 		filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
 			if err != nil || e.Name() != "cgroup.procs" {
 				return nil
@@ -363,24 +361,6 @@ func killCgroup(root string) {
 			}
 			return nil
 		})
-	}
-}
-
-func removeCgroup(root string) {
-	dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + root)
-	dirs = append(dirs, "/sys/fs/cgroup"+root)
-	for _, d := range dirs {
-		// Depth first: children before parents.
-		var all []string
-		filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
-			if err == nil && e.IsDir() {
-				all = append(all, p)
-			}
-			return nil
-		})
-		for i := len(all) - 1; i >= 0; i-- {
-			os.Remove(all[i])
-		}
 	}
 }
 
@@ -473,14 +453,7 @@ func needCluster(t *testing.T) {
 }
 
 func kubectlRaw(ctx context.Context, stdin string, args ...string) (string, string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", kubeconfig}, args...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	return stdout.String(), stderr.String(), err
+	return testcluster.Kubectl(ctx, kubeconfig, stdin, args...)
 }
 
 func kubectl(t *testing.T, stdin string, args ...string) string {

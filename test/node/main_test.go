@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -146,9 +145,7 @@ func run(m *testing.M, dir string) int {
 func drainNode(ctx context.Context) error {
 	defer func() {
 		stopAgent()
-		for _, dir := range cgroupRootDirs() {
-			removeTree(dir)
-		}
+		testcluster.RemoveCgroups(cgroupRoot)
 		exec.Command("ip", "link", "del", bridge).Run()
 		// The agent's pod network programs this machine's netns.
 		if err := podnetwork.Cleanup(); err != nil {
@@ -182,30 +179,6 @@ func drainNode(ctx context.Context) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// removeTree removes an (empty) cgroup directory and its children, the
-// children first.
-func removeTree(dir string) {
-	var dirs []string
-	filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
-		if err == nil && e.IsDir() {
-			dirs = append(dirs, p)
-		}
-		return nil
-	})
-	for i := len(dirs) - 1; i >= 0; i-- {
-		os.Remove(dirs[i])
-	}
-}
-
-// cgroupRootDirs lists the tests' cgroup root in every hierarchy.
-func cgroupRootDirs() []string {
-	dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupRoot)
-	if _, err := os.Stat("/sys/fs/cgroup" + cgroupRoot); err == nil {
-		dirs = append(dirs, "/sys/fs/cgroup"+cgroupRoot)
-	}
-	return dirs
 }
 
 // waitRuntimeEmpty waits until the node's containerd holds no sandbox.
@@ -286,14 +259,7 @@ func needNode(t *testing.T) {
 }
 
 func kubectlRaw(ctx context.Context, stdin string, args ...string) (string, string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", kubeconfig}, args...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	return stdout.String(), stderr.String(), err
+	return testcluster.Kubectl(ctx, kubeconfig, stdin, args...)
 }
 
 func mustKubectl(t *testing.T, stdin string, args ...string) string {

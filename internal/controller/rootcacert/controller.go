@@ -113,12 +113,7 @@ func (c *Controller) processNext(ctx context.Context) bool {
 		return false
 	}
 	defer c.queue.Done(ns)
-	if err := c.sync(ctx, ns); err != nil && ctx.Err() == nil {
-		c.log.Error("publishing the root CA", "namespace", ns, "err", err)
-		c.queue.AddRateLimited(ns)
-		return true
-	}
-	c.queue.Forget(ns)
+	worker.Handle(ctx, c.queue, ns, c.sync(ctx, ns), c.log, "namespace")
 	return true
 }
 

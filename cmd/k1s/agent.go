@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
+	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -38,7 +41,7 @@ func (f *nodeFlags) config(ctx context.Context) (*rest.Config, error) {
 		}
 		return cfg, nil
 	case f.server != "" && f.token != "":
-		return nodetoken.Config(ctx, f.server, f.token)
+		return nil, errors.New("the join token only gets an agent its own certificates: use --kubeconfig with an admin's kubeconfig")
 	}
 	return nil, errors.New("--server and --token (or --kubeconfig) are required")
 }
@@ -77,15 +80,37 @@ func runAgent(ctx context.Context, name string, args []string, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	cfg, err := nf.config(ctx)
-	if err != nil {
-		return err
-	}
-	o.Config, o.Log = cfg, log
+	o.Log = log
 	if exe, err := os.Executable(); err == nil {
 		o.K1sBinary = exe
 	}
-	return agent.Run(ctx, o)
+	if nf.kubeconfig != "" || nf.server == "" || nf.token == "" {
+		if o.Config, err = nf.config(ctx); err != nil {
+			return err
+		}
+		return agent.Run(ctx, o)
+	}
+	// Joining with the token: the token buys this node its own
+	// certificates, which are renewed while the agent runs.
+	if o.NodeName == "" {
+		if o.NodeName, err = os.Hostname(); err != nil {
+			return fmt.Errorf("--node-name not given and no hostname: %w", err)
+		}
+	}
+	j, err := nodetoken.Join(ctx, nodetoken.JoinOptions{Server: nf.server, Token: nf.token,
+		Dir: filepath.Join(o.DataDir, "pki"), Log: log.With("component", "join")})
+	if err != nil {
+		return err
+	}
+	creds, err := j.EnsureAgent(ctx, o.NodeName)
+	if err != nil {
+		return err
+	}
+	o.Config, o.ProxyConfig, o.ProvisionerConfig = creds.Node, creds.Proxy, creds.Provisioner
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return j.Renew(ctx, time.Minute, creds.Identities...) })
+	g.Go(func() error { return agent.Run(ctx, o) })
+	return g.Wait()
 }
 
 func runSimulate(ctx context.Context, name string, args []string, stderr io.Writer) error {

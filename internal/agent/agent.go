@@ -37,9 +37,14 @@ import (
 
 // Options configure a node agent.
 type Options struct {
-	// Config reaches the api-server with the node's identity. Required.
-	Config   *rest.Config
-	NodeName string // default: the hostname
+	// Config reaches the api-server with the node's identity
+	// (system:node:NAME). Required.
+	Config *rest.Config
+	// ProxyConfig and ProvisionerConfig are the kube-proxy's
+	// (system:kube-proxy) and the local-path provisioner's identities;
+	// default Config.
+	ProxyConfig, ProvisionerConfig *rest.Config
+	NodeName                       string // default: the hostname
 	// DataDir holds containerd's and the kubelet's state. Default
 	// /var/lib/k1s/agent.
 	DataDir string
@@ -111,6 +116,20 @@ func (o *Options) defaults() error {
 	return nil
 }
 
+// newClient is a clientset with upstream kubelet's defaults (kubeAPIQPS
+// 50, burst 100: status writes and events of a burst of pods must not
+// queue behind client-go's default 5 QPS) and protobuf, cheaper for both
+// ends than JSON.
+func newClient(c *rest.Config) (*kubernetes.Clientset, error) {
+	cfg := rest.CopyConfig(c)
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = 50, 100
+	}
+	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	return kubernetes.NewForConfig(cfg)
+}
+
 // Run runs the node until ctx ends.
 func Run(ctx context.Context, o Options) error {
 	if err := o.defaults(); err != nil {
@@ -123,16 +142,20 @@ func Run(ctx context.Context, o Options) error {
 	// Upstream kubelet's defaults (kubeAPIQPS 50, burst 100): status
 	// writes and events of a burst of pods must not queue behind
 	// client-go's default 5 QPS.
-	cfg := rest.CopyConfig(o.Config)
-	if cfg.QPS == 0 {
-		cfg.QPS, cfg.Burst = 50, 100
-	}
-	// Protobuf, as upstream's kubelet: cheaper for both ends than JSON.
-	cfg.ContentType = "application/vnd.kubernetes.protobuf"
-	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-	client, err := kubernetes.NewForConfig(cfg)
+	client, err := newClient(o.Config)
 	if err != nil {
 		return err
+	}
+	proxyClient, provisionerClient := client, client
+	if o.ProxyConfig != nil {
+		if proxyClient, err = newClient(o.ProxyConfig); err != nil {
+			return err
+		}
+	}
+	if o.ProvisionerConfig != nil {
+		if provisionerClient, err = newClient(o.ProvisionerConfig); err != nil {
+			return err
+		}
 	}
 	// Our own containerd means our own pod network: routes to the other
 	// nodes' pods and egress masquerade, in the pods' network namespace.
@@ -157,7 +180,7 @@ func Run(ctx context.Context, o Options) error {
 			}
 		}
 		proxier, err = proxy.New(proxy.Options{
-			Client: client, NodeName: o.NodeName, ClusterCIDR: o.ClusterCIDR,
+			Client: proxyClient, NodeName: o.NodeName, ClusterCIDR: o.ClusterCIDR,
 			MetricsAddr: o.ProxyMetricsAddr, NetNSPath: o.NetNSPath, Log: log.With("component", "proxy"),
 		})
 		if err != nil {
@@ -166,7 +189,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	// Local-path volumes live on this node's disk: this node provisions them.
 	storage, err := localpath.New(localpath.Options{
-		Client: client, NodeName: o.NodeName, Dir: filepath.Join(o.DataDir, "storage"),
+		Client: provisionerClient, NodeName: o.NodeName, Dir: filepath.Join(o.DataDir, "storage"),
 		Log: log.With("component", "local-path"),
 	})
 	if err != nil {

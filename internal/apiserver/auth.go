@@ -16,6 +16,11 @@ import (
 type User struct {
 	Name   string
 	Groups []string
+	UID    string
+	// Extra as upstream's user.Info extra: for a service account token
+	// bound to a pod, "authentication.kubernetes.io/pod-name" and
+	// "authentication.kubernetes.io/pod-uid".
+	Extra map[string][]string
 }
 
 type userKey struct{}
@@ -32,9 +37,14 @@ var publicPaths = map[string]bool{
 	"/cacerts": true,
 }
 
-// NodeTokenUser is who a request bearing the node join token is: the
-// group system:nodes, as upstream's node bootstrap identities.
-var NodeTokenUser = User{Name: "system:node-agent", Groups: []string{"system:authenticated", "system:nodes"}}
+// BootstrapGroup is the group of the node join token's holder, as
+// upstream's bootstrap tokens.
+const BootstrapGroup = "system:bootstrappers"
+
+// NodeTokenUser is who a request bearing the node join token is: a
+// joining agent, which may exchange the token for its node's client
+// certificate (nodeCertPath) and do nothing else.
+var NodeTokenUser = User{Name: "system:bootstrap:k1s-node-token", Groups: []string{"system:authenticated", BootstrapGroup}}
 
 // withAuthentication identifies the client by its verified TLS client
 // certificate (CN = user, O = groups) or by the node join token as a

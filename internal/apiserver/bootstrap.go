@@ -30,6 +30,9 @@ func (s *Server) bootstrap(ctx context.Context) error {
 			return fmt.Errorf("creating namespace %s: %w", name, err)
 		}
 	}
+	if err := s.bootstrapRBAC(ctx); err != nil {
+		return err
+	}
 	if s.cfg.KubernetesService != nil {
 		if err := s.bootstrapKubernetesService(ctx, *s.cfg.KubernetesService); err != nil {
 			return err

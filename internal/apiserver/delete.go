@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/k1s/k1s/internal/admission"
 	"github.com/k1s/k1s/internal/storage"
 )
 
@@ -123,6 +124,9 @@ func (s *Server) deleteFrom(ctx context.Context, res *resource, info requestInfo
 		if pre.ResourceVersion != nil && *pre.ResourceVersion != m.GetResourceVersion() {
 			return nil, false, apierrors.NewConflict(res.gr, info.Name, fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *pre.ResourceVersion, m.GetResourceVersion()))
 		}
+	}
+	if err := s.validateAdmission(ctx, s.admissionAttributes(ctx, admission.Delete, res, "", nil, cur, dry)); err != nil {
+		return nil, false, err
 	}
 	grace := gracePeriod(cur, opts)
 	finalizer := propagationFinalizer(opts)

@@ -14,5 +14,17 @@
 // refusal of WebSocket reaches the client, which falls back to SPDY.
 //
 // Every refusal is a metav1.Status with the right code, reason and causes.
-// It does not (yet) enforce authorization: authenticated users may do anything.
+//
+// Every request is authenticated (auth.go: client certificates, service
+// account tokens, the node join token), then authorized (authorize.go:
+// system:masters may do anything; then the Node authorizer and RBAC,
+// internal/nodeauth and internal/rbac, read from informers over the
+// api-server's own watch caches, localinformers.go) and refused with 403
+// and upstream's message when nobody allows it. Writes then pass the
+// admission chain (admit.go, setup.go): LimitRanger, NodeRestriction,
+// Pod Security, RBAC escalation checks and ResourceQuota, besides the
+// namespace lifecycle, ServiceAccount and DefaultStorageClass steps of the
+// create path. The default RBAC policy is written at every start
+// (bootstraprbac.go). Joining agents exchange the join token for their own
+// client certificates at /v1-k1s/client-cert (nodecert.go).
 package apiserver

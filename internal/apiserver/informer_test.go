@@ -88,9 +88,8 @@ func TestInformersAcrossRestart(t *testing.T) {
 			t.Fatalf("%v did not sync", typ)
 		}
 	}
-	if err := nsRec.has("default", "add"); err != nil {
-		t.Error(err)
-	}
+	// Handlers hear of the initial list after the store has synced.
+	eventually(t, 10*time.Second, func() error { return nsRec.has("default", "add") })
 
 	cms := c.CoreV1().ConfigMaps("default")
 	cm, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "before"}}, metav1.CreateOptions{})

@@ -41,6 +41,7 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info requ
 		}
 	}
 	info.Manager = managerName(r)
+	r = r.WithContext(withWarnings(r.Context(), w.Header()))
 	if isKubeletSubresource(info) {
 		if err := s.serveKubeletProxy(w, r, res, info); err != nil {
 			s.writeError(w, r, err)

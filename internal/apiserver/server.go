@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/version"
 
+	"github.com/k1s/k1s/internal/admission"
+	"github.com/k1s/k1s/internal/authz"
 	"github.com/k1s/k1s/internal/registry"
 	"github.com/k1s/k1s/internal/satoken"
 	"github.com/k1s/k1s/internal/scheme"
@@ -75,6 +78,14 @@ type Config struct {
 	// and authenticates them; new pods then get the kube-api-access
 	// volume.
 	ServiceAccountIssuer *satoken.Issuer
+	// ClientCertSigner, if set, signs the client certificates agents
+	// request at nodeCertPath (pki.Bundle.SignClientCSR).
+	ClientCertSigner func(csr *x509.CertificateRequest, ttl time.Duration) ([]byte, error)
+	// NodeCertTTL is the lifetime of those certificates (default a year).
+	NodeCertTTL time.Duration
+	// AuthorizationModes, in order (ModeNode, ModeRBAC, ModeAlwaysAllow);
+	// default Node then RBAC. Members of system:masters may do anything.
+	AuthorizationModes []string
 	// APIAudiences are the token audiences the api-server accepts;
 	// default: the issuer's URL.
 	APIAudiences []string
@@ -122,6 +133,18 @@ type Server struct {
 	nsWriteRev atomic.Int64
 	listener   net.Listener
 	kubelet    *kubeletClient
+	local      localInformers
+	// authorizers decide requests in order (see authorize).
+	authorizers []authz.Authorizer
+	// rules answers SelfSubjectRulesReview and escalation checks (RBAC).
+	rules ruleResolver
+	// admission plugins, in order (see admit.go).
+	mutators   []admission.Mutator
+	validators []admission.Validator
+	// quota charges writes to ResourceQuotas (nil: no quota plugin).
+	quota quotaCharger
+	// alwaysAllow: authorization mode AlwaysAllow.
+	alwaysAllow bool
 }
 
 // resource is a registry entry with its store.
@@ -197,6 +220,9 @@ func New(cfg Config) (*Server, error) {
 		s.byType[reflect.TypeOf(r.New())] = res
 	}
 	s.groups = buildGroups(cfg.Resources)
+	if err := s.setupAuthorization(); err != nil {
+		return nil, err
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -244,6 +270,9 @@ func (s *Server) Run(ctx context.Context) error {
 			if err := c.WaitReady(ctx); err != nil {
 				return nil // ctx ended
 			}
+		}
+		if !s.runInformers(ctx) {
+			return nil // ctx ended
 		}
 		if err := s.bootstrap(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -341,8 +370,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/apis", s.serveAPI)
 	mux.HandleFunc("/apis/", s.serveAPI)
 	mux.HandleFunc(selfSubjectReviewPath, s.serveSelfSubjectReview)
+	mux.HandleFunc(nodeCertPath, s.serveNodeCert)
+	s.registerAccessReviews(mux)
 	limit := newInflight(maxReadsInFlight, maxWritesInFlight)
-	return s.withRecovery(s.withAuthentication(limit.wrap(s.writeError, mux)))
+	return s.withRecovery(s.withAuthentication(s.withAuthorization(limit.wrap(s.writeError, mux))))
 }
 
 // serveCACerts returns the cluster CA (public information) for agents

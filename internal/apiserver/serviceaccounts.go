@@ -9,6 +9,7 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/k1s/k1s/internal/admission"
 	"github.com/k1s/k1s/internal/satoken"
 	"github.com/k1s/k1s/internal/storage"
 )
@@ -40,6 +42,9 @@ var (
 	gvrPods            = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 	gvrSecrets         = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 	gvrNodes           = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
+	gvrResourceQuotas  = schema.GroupVersionResource{Version: "v1", Resource: "resourcequotas"}
+	gvrRoles           = rbacv1.SchemeGroupVersion.WithResource("roles")
+	gvrClusterRoles    = rbacv1.SchemeGroupVersion.WithResource("clusterroles")
 )
 
 // audiences are the audiences tokens are issued for by default and the
@@ -74,6 +79,12 @@ func (s *Server) handleTokenRequest(w http.ResponseWriter, r *http.Request, res 
 		return err
 	}
 	serviceAccount := sa.(*corev1.ServiceAccount)
+	if tr.Namespace == "" {
+		tr.Namespace = info.Namespace
+	}
+	if err := s.validateAdmission(ctx, s.admissionAttributes(ctx, admission.Create, res, "token", tr, serviceAccount, false)); err != nil {
+		return err
+	}
 
 	expiration := defaultTokenExpiration
 	if tr.Spec.ExpirationSeconds != nil {
@@ -196,6 +207,7 @@ func (s *Server) authenticateServiceAccount(ctx context.Context, token string) (
 		{gvrServiceAccounts, k.Namespace, &k.ServiceAccount},
 		{gvrPods, k.Namespace, k.Pod},
 		{gvrSecrets, k.Namespace, k.Secret},
+		{gvrNodes, "", k.Node},
 	} {
 		if b.ref == nil {
 			continue
@@ -209,10 +221,18 @@ func (s *Server) authenticateServiceAccount(ctx context.Context, token string) (
 			return User{}, fmt.Errorf("%w: %s %s/%s was recreated", satoken.ErrInvalid, b.gvr.Resource, b.ns, b.ref.Name)
 		}
 	}
-	return User{
+	u := User{
 		Name:   c.Subject,
+		UID:    k.ServiceAccount.UID,
 		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + k.Namespace, "system:authenticated"},
-	}, nil
+	}
+	if k.Pod != nil {
+		u.Extra = map[string][]string{
+			"authentication.kubernetes.io/pod-name": {k.Pod.Name},
+			"authentication.kubernetes.io/pod-uid":  {k.Pod.UID},
+		}
+	}
+	return u, nil
 }
 
 // admitPodServiceAccount is upstream's ServiceAccount admission for a new

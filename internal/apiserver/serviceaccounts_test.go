@@ -132,8 +132,9 @@ func TestTokenRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tokenClient(t, ts, unbound.Status.Token).CoreV1().Pods("default").List(ctx, metav1.ListOptions{}); err != nil {
-		t.Fatalf("unbound token: %v", err)
+	// Authenticated (the account may not list pods: 403, not 401).
+	if _, err := tokenClient(t, ts, unbound.Status.Token).CoreV1().Pods("default").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("unbound token: %v, want Forbidden", err)
 	}
 	if err := admin.CoreV1().ServiceAccounts("default").Delete(ctx, sa.Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)

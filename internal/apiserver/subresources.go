@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/k1s/k1s/internal/admission"
 	"github.com/k1s/k1s/internal/storage"
 )
 
@@ -182,6 +183,9 @@ func (s *Server) handleEviction(w http.ResponseWriter, r *http.Request, res *res
 		return toAPIError(err, res.gr, info.Name)
 	}
 	pod := cur.(*corev1.Pod)
+	if err := s.validateAdmission(ctx, s.admissionAttributes(ctx, admission.Create, res, "eviction", ev, pod, false)); err != nil {
+		return err
+	}
 	terminal := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
 	if !terminal && pod.DeletionTimestamp == nil {
 		if err := s.checkDisruptionBudgets(ctx, pod); err != nil {

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/k1s/k1s/internal/admission"
 	"github.com/k1s/k1s/internal/storage"
 )
 
@@ -168,6 +169,10 @@ func (s *Server) createObject(ctx context.Context, res *resource, namespace stri
 		if pvc, ok := obj.(*corev1.PersistentVolumeClaim); ok {
 			s.admitClaimStorageClass(ctx, pvc)
 		}
+		attrs := s.admissionAttributes(ctx, admission.Create, res, "", obj, nil, dry)
+		if err := s.mutate(ctx, attrs); err != nil {
+			return nil, err
+		}
 		errs := metavalidation.ValidateObjectMetaAccessor(m, res.Namespaced, nameValidator(res), field.NewPath("metadata"))
 		if res.Validate != nil {
 			errs = append(errs, res.Validate(obj)...)
@@ -175,8 +180,14 @@ func (s *Server) createObject(ctx context.Context, res *resource, namespace stri
 		if len(errs) > 0 {
 			return nil, apierrors.NewInvalid(res.GroupVersionKind().GroupKind(), m.GetName(), errs)
 		}
+		if err := s.validateAdmission(ctx, attrs); err != nil {
+			return nil, err
+		}
 		if dry {
 			return obj, nil
+		}
+		if err := s.chargeQuota(ctx, attrs); err != nil {
+			return nil, err
 		}
 		rollback := func() {}
 		if res.Allocator != nil {
@@ -357,12 +368,30 @@ func (s *Server) updateObject(ctx context.Context, res *resource, info requestIn
 		if !info.apply {
 			obj = s.trackManagedFields(res, info.Subresource, obj, cur, info.Manager)
 		}
+		// the "delete" step of a graceful deletion was admitted as a delete
+		admit := info.Subresource != "delete"
+		attrs := s.admissionAttributes(ctx, admission.Update, res, info.Subresource, obj, cur, dry)
+		if admit {
+			if err := s.mutate(ctx, attrs); err != nil {
+				return nil, err
+			}
+		}
 		om, _ := metaOf(obj)
 		if errs := s.validateUpdate(res, info.Subresource, obj, cur); len(errs) > 0 {
 			return nil, apierrors.NewInvalid(res.GroupVersionKind().GroupKind(), om.GetName(), errs)
 		}
+		if admit {
+			if err := s.validateAdmission(ctx, attrs); err != nil {
+				return nil, err
+			}
+		}
 		if dry {
 			return nil, &errDryRun{obj}
+		}
+		if admit {
+			if err := s.chargeQuota(ctx, attrs); err != nil {
+				return nil, err
+			}
 		}
 		if res.Allocator != nil && info.Subresource == "" {
 			rb, err := res.Allocator.Allocate(ctx, obj, cur)

@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 
+	"github.com/k1s/k1s/internal/controller/clusterroleaggregation"
 	"github.com/k1s/k1s/internal/controller/daemonset"
 	"github.com/k1s/k1s/internal/controller/deployment"
 	"github.com/k1s/k1s/internal/controller/endpoints"
@@ -23,6 +24,7 @@ import (
 	"github.com/k1s/k1s/internal/controller/podgc"
 	"github.com/k1s/k1s/internal/controller/pvprotection"
 	"github.com/k1s/k1s/internal/controller/replicaset"
+	"github.com/k1s/k1s/internal/controller/resourcequota"
 	"github.com/k1s/k1s/internal/controller/rootcacert"
 	"github.com/k1s/k1s/internal/controller/serviceaccount"
 	"github.com/k1s/k1s/internal/controller/statefulset"
@@ -69,7 +71,42 @@ func controllers() []controller {
 		{"persistentvolume-binder", startPersistentVolumeController},
 		{"pvc-protection", startPVCProtectionController},
 		{"pv-protection", startPVProtectionController},
+		{"resourcequota", startResourceQuotaController},
+		{"clusterrole-aggregation", startClusterRoleAggregation},
 	}
+}
+
+func startResourceQuotaController(_ context.Context, cc *controllerContext) error {
+	c, err := resourcequota.New(resourcequota.Options{
+		Client:                 cc.Client,
+		ResourceQuotas:         cc.Informers.Core().V1().ResourceQuotas(),
+		Pods:                   cc.Informers.Core().V1().Pods(),
+		Services:               cc.Informers.Core().V1().Services(),
+		PersistentVolumeClaims: cc.Informers.Core().V1().PersistentVolumeClaims(),
+		ConfigMaps:             cc.Informers.Core().V1().ConfigMaps(),
+		Secrets:                cc.Informers.Core().V1().Secrets(),
+		Metadata:               cc.Metadata,
+		Discovery:              cc.Client.Discovery(),
+		Logger:                 cc.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	cc.run(c.Run)
+	return nil
+}
+
+func startClusterRoleAggregation(_ context.Context, cc *controllerContext) error {
+	c, err := clusterroleaggregation.New(clusterroleaggregation.Options{
+		Client:       cc.Client,
+		ClusterRoles: cc.Informers.Rbac().V1().ClusterRoles(),
+		Logger:       cc.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	cc.run(c.Run)
+	return nil
 }
 
 func startNamespaceController(_ context.Context, cc *controllerContext) error {

@@ -158,6 +158,23 @@ func (b *Bundle) IssueClientCert(cn string, orgs []string, ttl time.Duration) (c
 	return pair.certPEM, pair.keyPEM, nil
 }
 
+// SignClientCSR returns a client certificate for the key and subject
+// (CN = user, O = groups) of a checked certificate request, valid for ttl
+// (capped at the CA's expiry). The caller decides whether the subject may
+// be issued; only CN and O are taken from the request.
+func (b *Bundle) SignClientCSR(csr *x509.CertificateRequest, ttl time.Duration) ([]byte, error) {
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("pki: certificate request: %w", err)
+	}
+	if csr.Subject.CommonName == "" || ttl <= 0 {
+		return nil, fmt.Errorf("pki: client certificate needs a name and a positive ttl")
+	}
+	return b.sign(leafSpec{
+		subject: pkix.Name{CommonName: csr.Subject.CommonName, Organization: slices.Clone(csr.Subject.Organization)},
+		usage:   x509.ExtKeyUsageClientAuth,
+	}, csr.PublicKey, ttl)
+}
+
 // ServingTLSConfig returns a new TLS configuration for the api-server: it
 // serves the serving certificate, verifies client certificates against the CA
 // when a client sends one (requests without one go on to other
@@ -366,9 +383,22 @@ func (b *Bundle) issue(spec leafSpec, ttl time.Duration) (pemPair, error) {
 	if err != nil {
 		return pemPair{}, err
 	}
-	serial, err := newSerial()
+	certPEM, err := b.sign(spec, key.Public(), ttl)
 	if err != nil {
 		return pemPair{}, err
+	}
+	keyPEM, err := encodeKey(key)
+	if err != nil {
+		return pemPair{}, err
+	}
+	return pemPair{certPEM: certPEM, keyPEM: keyPEM}, nil
+}
+
+// sign returns a certificate for pub, signed by the CA.
+func (b *Bundle) sign(spec leafSpec, pub crypto.PublicKey, ttl time.Duration) ([]byte, error) {
+	serial, err := newSerial()
+	if err != nil {
+		return nil, err
 	}
 	now := b.now()
 	notAfter := now.Add(ttl)
@@ -386,15 +416,11 @@ func (b *Bundle) issue(spec leafSpec, ttl time.Duration) (pemPair, error) {
 		DNSNames:              spec.dns,
 		IPAddresses:           spec.ips,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, b.CACert, key.Public(), b.caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, b.CACert, pub, b.caKey)
 	if err != nil {
-		return pemPair{}, fmt.Errorf("sign: %w", err)
+		return nil, fmt.Errorf("sign: %w", err)
 	}
-	keyPEM, err := encodeKey(key)
-	if err != nil {
-		return pemPair{}, err
-	}
-	return pemPair{certPEM: encodeCert(der), keyPEM: keyPEM}, nil
+	return encodeCert(der), nil
 }
 
 // servingSANs returns the serving certificate's DNS names and IPs, sorted and

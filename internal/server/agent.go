@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/k1s/k1s/internal/agent"
+	"github.com/k1s/k1s/internal/apiserver"
 	"github.com/k1s/k1s/internal/pki"
 )
 
@@ -26,14 +27,23 @@ func runAgent(ctx context.Context, o Options, bundle *pki.Bundle, url string) er
 		}
 		name = h
 	}
-	cert, key, err := bundle.IssueClientCert("system:node:"+name, []string{"system:nodes"}, 365*24*time.Hour)
-	if err != nil {
-		return fmt.Errorf("agent credentials: %w", err)
-	}
 	ao := o.Agent
-	ao.Config = &rest.Config{
-		Host:            url,
-		TLSClientConfig: rest.TLSClientConfig{CAData: bundle.CACertPEM, CertData: cert, KeyData: key},
+	identity := func(user string, groups ...string) (*rest.Config, error) {
+		cert, key, err := bundle.IssueClientCert(user, groups, 365*24*time.Hour)
+		if err != nil {
+			return nil, fmt.Errorf("agent credentials: %w", err)
+		}
+		return &rest.Config{Host: url, TLSClientConfig: rest.TLSClientConfig{CAData: bundle.CACertPEM, CertData: cert, KeyData: key}}, nil
+	}
+	var err error
+	if ao.Config, err = identity("system:node:"+name, "system:nodes"); err != nil {
+		return err
+	}
+	if ao.ProxyConfig, err = identity(apiserver.KubeProxyUser); err != nil {
+		return err
+	}
+	if ao.ProvisionerConfig, err = identity(apiserver.LocalPathProvisionerUser); err != nil {
+		return err
 	}
 	ao.NodeName = name
 	if ao.NodeIP == "" && !(net.ParseIP(o.BindAddress).IsUnspecified() && net.ParseIP(o.AdvertiseAddress).IsLoopback()) {

@@ -45,6 +45,9 @@ type Options struct {
 	// embedded member.
 	EtcdServers []string
 	ServiceCIDR string // default 10.43.0.0/16
+	// NodeCertTTL is the lifetime of the client certificates joining
+	// agents get for their token (default a year; they renew at 80%).
+	NodeCertTTL time.Duration
 	// ClusterCIDR is the pod address range (a /24 per node); default
 	// 10.42.0.0/16.
 	ClusterCIDR string
@@ -227,6 +230,8 @@ func Run(ctx context.Context, o Options) error {
 		CACertPEM:            bundle.CACertPEM,
 		ServiceAccountIssuer: issuer,
 		SecretTransformer:    secrets,
+		ClientCertSigner:     bundle.SignClientCSR,
+		NodeCertTTL:          o.NodeCertTTL,
 		KubernetesService: &apiserver.KubernetesService{
 			ClusterIP: firstIP(serviceCIDR).String(),
 			Address:   o.AdvertiseAddress,

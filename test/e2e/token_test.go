@@ -33,8 +33,10 @@ func TestCreateToken(t *testing.T) {
 	if strings.Count(token, ".") != 2 {
 		t.Fatalf("token %q is not a JWT", token)
 	}
-	if out, errOut, err := kubectlWithToken(t, token, "get", "namespaces", "-o", "name"); err != nil || !strings.Contains(out, "namespace/default") {
-		t.Errorf("using the token: %v: %s %s", err, out, errOut)
+	// The token authenticates; RBAC gives the account nothing by default.
+	if _, errOut, err := kubectlWithToken(t, token, "get", "namespaces", "-o", "name"); err == nil ||
+		!strings.Contains(errOut, `User "system:serviceaccount:default:default" cannot list resource "namespaces" in API group "" at the cluster scope`) {
+		t.Errorf("using the token: %v: %s, want Forbidden", err, errOut)
 	}
 	// kubectl auth whoami (SelfSubjectReview) names the service account.
 	if out, errOut, err := kubectlWithToken(t, token, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"); err != nil || out != "system:serviceaccount:default:default" {

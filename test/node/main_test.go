@@ -205,7 +205,11 @@ func waitRuntimeEmpty(t testing.TB) {
 // startAgent runs the node agent (joining with the node token) until the
 // returned stop is called; stop waits for it.
 func startAgent(ctx context.Context) (func(), error) {
-	cfg, err := nodetoken.Config(ctx, serverURL, token)
+	j, err := nodetoken.Join(ctx, nodetoken.JoinOptions{Server: serverURL, Token: token, Dir: filepath.Join(agentDir, "pki"), Log: logger()})
+	if err != nil {
+		return nil, err
+	}
+	creds, err := j.EnsureAgent(ctx, nodeName)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +218,8 @@ func startAgent(ctx context.Context) (func(), error) {
 	done := make(chan error, 1)
 	go func() {
 		done <- agent.Run(actx, agent.Options{
-			Config: cfg, NodeName: nodeName, DataDir: agentDir, NodeIP: "127.0.0.1",
+			Config: creds.Node, ProxyConfig: creds.Proxy, ProvisionerConfig: creds.Provisioner,
+			NodeName: nodeName, DataDir: agentDir, NodeIP: "127.0.0.1",
 			KubeletPort: -1, PodCIDR: "10.42.200.0/24", CgroupRoot: cgroupRoot, BridgeName: bridge,
 			Log: logger(), OnReady: func() { close(ready) },
 		})

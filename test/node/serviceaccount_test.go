@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -15,7 +16,8 @@ import (
 
 // TestServiceAccountVolume: a pod finds its API credentials where
 // client-go's in-cluster config looks, the token authenticates at the
-// api-server, and it stops working once the pod is gone.
+// api-server, may list pods only once a RoleBinding allows it, and stops
+// working once the pod is gone.
 func TestServiceAccountVolume(t *testing.T) {
 	needNode(t)
 	mustKubectl(t, podYAML("sa-reader", "Always", "sleep 3600", ""), "apply", "-f", "-")
@@ -47,14 +49,23 @@ func TestServiceAccountVolume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.CoreV1().Pods("default").Get(context.Background(), "sa-reader", metav1.GetOptions{}); err != nil {
-		t.Fatalf("the pod's token does not work: %v", err)
+	// Authenticated, but the account may do nothing until a RoleBinding
+	// says so.
+	_, err = client.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{})
+	if !apierrors.IsForbidden(err) {
+		t.Fatalf("the pod's token before any binding: %v, want 403", err)
 	}
+	mustKubectl(t, "", "create", "rolebinding", "sa-reader-view", "--clusterrole=view", "--serviceaccount=default:default")
+	t.Cleanup(func() { kubectlRaw(context.Background(), "", "delete", "rolebinding", "sa-reader-view") })
+	eventually(t, 30*time.Second, func() error {
+		_, err := client.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{})
+		return err
+	})
 	mustKubectl(t, "", "delete", "pod", "sa-reader", "--grace-period=0", "--force")
 	eventually(t, 30*time.Second, func() error {
 		_, err := client.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{})
-		if err == nil {
-			return fmt.Errorf("the deleted pod's token still works")
+		if !apierrors.IsUnauthorized(err) {
+			return fmt.Errorf("the deleted pod's token: %v, want 401", err)
 		}
 		return nil
 	})

@@ -23,24 +23,23 @@ const authorizationPrefix = "/apis/authorization.k8s.io/v1/"
 func (s *Server) registerAccessReviews(mux *http.ServeMux) {
 	gv := authorizationv1.SchemeGroupVersion
 	mux.HandleFunc(authorizationPrefix+"selfsubjectaccessreviews", func(w http.ResponseWriter, r *http.Request) {
-		s.serveReview(w, r, "selfsubjectaccessreviews", &authorizationv1.SelfSubjectAccessReview{}, gv.WithKind("SelfSubjectAccessReview"), s.selfSubjectAccessReview)
+		s.serveReview(w, r, gv.WithResource("selfsubjectaccessreviews").GroupResource(), &authorizationv1.SelfSubjectAccessReview{}, gv.WithKind("SelfSubjectAccessReview"), s.selfSubjectAccessReview)
 	})
 	mux.HandleFunc(authorizationPrefix+"subjectaccessreviews", func(w http.ResponseWriter, r *http.Request) {
-		s.serveReview(w, r, "subjectaccessreviews", &authorizationv1.SubjectAccessReview{}, gv.WithKind("SubjectAccessReview"), s.subjectAccessReview)
+		s.serveReview(w, r, gv.WithResource("subjectaccessreviews").GroupResource(), &authorizationv1.SubjectAccessReview{}, gv.WithKind("SubjectAccessReview"), s.subjectAccessReview)
 	})
 	mux.HandleFunc(authorizationPrefix+"namespaces/{namespace}/localsubjectaccessreviews", func(w http.ResponseWriter, r *http.Request) {
-		s.serveReview(w, r, "localsubjectaccessreviews", &authorizationv1.LocalSubjectAccessReview{}, gv.WithKind("LocalSubjectAccessReview"), s.localSubjectAccessReview)
+		s.serveReview(w, r, gv.WithResource("localsubjectaccessreviews").GroupResource(), &authorizationv1.LocalSubjectAccessReview{}, gv.WithKind("LocalSubjectAccessReview"), s.localSubjectAccessReview)
 	})
 	mux.HandleFunc(authorizationPrefix+"selfsubjectrulesreviews", func(w http.ResponseWriter, r *http.Request) {
-		s.serveReview(w, r, "selfsubjectrulesreviews", &authorizationv1.SelfSubjectRulesReview{}, gv.WithKind("SelfSubjectRulesReview"), s.selfSubjectRulesReview)
+		s.serveReview(w, r, gv.WithResource("selfsubjectrulesreviews").GroupResource(), &authorizationv1.SelfSubjectRulesReview{}, gv.WithKind("SelfSubjectRulesReview"), s.selfSubjectRulesReview)
 	})
 }
 
 // serveReview decodes a review of kind gvk, lets answer fill its status and
 // returns it with 201, as upstream.
-func (s *Server) serveReview(w http.ResponseWriter, r *http.Request, resource string, into runtime.Object, gvk schema.GroupVersionKind,
+func (s *Server) serveReview(w http.ResponseWriter, r *http.Request, gr schema.GroupResource, into runtime.Object, gvk schema.GroupVersionKind,
 	answer func(ctx context.Context, r *http.Request, obj runtime.Object) error) {
-	gr := authorizationv1.SchemeGroupVersion.WithResource(resource).GroupResource()
 	if r.Method != http.MethodPost {
 		s.writeError(w, r, newMethodNotSupported(gr, r.Method))
 		return

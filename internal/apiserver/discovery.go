@@ -18,7 +18,28 @@ type groupVersions struct {
 	name     string
 	version  string
 	resource []*registry.Resource
+	// reviews are create-only resources that store nothing.
+	reviews []review
 }
+
+// review is a create-only resource served outside the registry: the
+// authentication and authorization reviews.
+type review struct {
+	plural, kind string
+	namespaced   bool
+}
+
+// reviewGroups are the groups of the reviews (accessreview.go,
+// selfsubjectreview.go, tokenreview.go).
+var reviewGroups = []groupVersions{
+	{name: "authentication.k8s.io", version: "v1", reviews: []review{
+		{"selfsubjectreviews", "SelfSubjectReview", false}, {"tokenreviews", "TokenReview", false}}},
+	{name: "authorization.k8s.io", version: "v1", reviews: []review{
+		{"localsubjectaccessreviews", "LocalSubjectAccessReview", true}, {"selfsubjectaccessreviews", "SelfSubjectAccessReview", false},
+		{"selfsubjectrulesreviews", "SelfSubjectRulesReview", false}, {"subjectaccessreviews", "SubjectAccessReview", false}}},
+}
+
+var createOnly = metav1.Verbs{"create"}
 
 // groupOrder puts well-known groups first, like upstream's priorities.
 var groupOrder = []string{"", "apps", "events.k8s.io", "authentication.k8s.io", "authorization.k8s.io",
@@ -36,6 +57,12 @@ func buildGroups(rs []*registry.Resource) []groupVersions {
 			gs = append(gs, groupVersions{name: r.Group, version: r.Version})
 		}
 		gs[i].resource = append(gs[i].resource, r)
+	}
+	for _, rg := range reviewGroups {
+		if _, ok := idx[rg.name]; !ok {
+			idx[rg.name] = len(gs)
+			gs = append(gs, rg)
+		}
 	}
 	rank := func(g string) int {
 		for i, n := range groupOrder {
@@ -172,6 +199,11 @@ func (s *Server) serveResourceList(w http.ResponseWriter, r *http.Request, gv sc
 				list.APIResources = append(list.APIResources, ar)
 			}
 		}
+		for _, rv := range g.reviews {
+			list.APIResources = append(list.APIResources, metav1.APIResource{
+				Name: rv.plural, Namespaced: rv.namespaced, Kind: rv.kind, Verbs: createOnly,
+			})
+		}
 		s.writeJSON(w, http.StatusOK, list)
 		return
 	}
@@ -223,6 +255,16 @@ func (s *Server) writeAggregated(w http.ResponseWriter, groups []groupVersions) 
 				})
 			}
 			v.Resources = append(v.Resources, d)
+		}
+		for _, rv := range g.reviews {
+			scope := apidiscoveryv2.ScopeCluster
+			if rv.namespaced {
+				scope = apidiscoveryv2.ScopeNamespace
+			}
+			v.Resources = append(v.Resources, apidiscoveryv2.APIResourceDiscovery{
+				Resource: rv.plural, Scope: scope, Verbs: createOnly,
+				ResponseKind: &metav1.GroupVersionKind{Group: g.name, Version: g.version, Kind: rv.kind},
+			})
 		}
 		list.Items = append(list.Items, apidiscoveryv2.APIGroupDiscovery{
 			ObjectMeta: metav1.ObjectMeta{Name: g.name},

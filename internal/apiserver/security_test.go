@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -417,4 +418,72 @@ func tlsConfig(pool *x509.CertPool) *tls.Config {
 
 func tlsPair(certPEM, keyPEM []byte) (tls.Certificate, error) {
 	return tls.X509KeyPair(certPEM, keyPEM)
+}
+
+// Impersonation (`kubectl --as`) needs the impersonate verb; the request
+// is then authorized as the impersonated user. TokenReview says whose a
+// token is. Discovery lists the reviews.
+func TestImpersonationTokenReviewAndDiscovery(t *testing.T) {
+	ts := startServerWithIssuer(t)
+	ctx := context.Background()
+	admin := ts.client()
+	as := func(user string, groups ...string) kubernetes.Interface {
+		cfg := ts.config()
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: groups}
+		c, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	// The admin may impersonate anyone; bob may do nothing.
+	if _, err := as("bob").CoreV1().Pods("default").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) ||
+		!strings.Contains(err.Error(), `User "bob" cannot list resource "pods"`) {
+		t.Errorf("admin as bob: %v", err)
+	}
+	if _, err := as("bob", "system:masters").CoreV1().Pods("default").List(ctx, metav1.ListOptions{}); err != nil {
+		t.Errorf("admin as bob in system:masters: %v", err)
+	}
+	carol := userClient(t, ts, "carol")
+	cfg := &rest.Config{Host: "https://" + ts.addr, QPS: -1, TLSClientConfig: rest.TLSClientConfig{CAData: ts.bundle.CACertPEM},
+		Impersonate: rest.ImpersonationConfig{UserName: "system:admin", Groups: []string{"system:masters"}}}
+	cert, key, _ := ts.bundle.IssueClientCert("carol", nil, time.Hour)
+	cfg.CertData, cfg.KeyData = cert, key
+	carolAsAdmin := kubernetes.NewForConfigOrDie(cfg)
+	_, err := carolAsAdmin.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+	want := `users "system:admin" is forbidden: User "carol" cannot impersonate resource "users" in API group "" at the cluster scope`
+	if !apierrors.IsForbidden(err) || err.Error() != want {
+		t.Errorf("carol impersonating the admin: %v\nwant %s", err, want)
+	}
+	_ = carol
+
+	// TokenReview.
+	if _, err := admin.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "robot"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := admin.CoreV1().ServiceAccounts("default").CreateToken(ctx, "robot", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	review, err := admin.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: tr.Status.Token}}, metav1.CreateOptions{})
+	if err != nil || !review.Status.Authenticated || review.Status.User.Username != "system:serviceaccount:default:robot" {
+		t.Errorf("token review: %+v %v", review, err)
+	}
+	review, err = admin.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: "a.b.c"}}, metav1.CreateOptions{})
+	if err != nil || review.Status.Authenticated || review.Status.Error == "" {
+		t.Errorf("review of a bad token: %+v %v", review, err)
+	}
+
+	// Discovery lists the reviews.
+	list, err := admin.Discovery().ServerResourcesForGroupVersion("authorization.k8s.io/v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range list.APIResources {
+		names = append(names, r.Name)
+	}
+	if got := strings.Join(names, ","); got != "localsubjectaccessreviews,selfsubjectaccessreviews,selfsubjectrulesreviews,subjectaccessreviews" {
+		t.Errorf("authorization.k8s.io/v1 resources: %s", got)
+	}
 }

@@ -371,9 +371,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/apis/", s.serveAPI)
 	mux.HandleFunc(selfSubjectReviewPath, s.serveSelfSubjectReview)
 	mux.HandleFunc(nodeCertPath, s.serveNodeCert)
+	mux.HandleFunc(tokenReviewPath, s.serveTokenReview)
 	s.registerAccessReviews(mux)
 	limit := newInflight(maxReadsInFlight, maxWritesInFlight)
-	return s.withRecovery(s.withAuthentication(s.withAuthorization(limit.wrap(s.writeError, mux))))
+	return s.withRecovery(s.withAuthentication(s.withImpersonation(s.withAuthorization(limit.wrap(s.writeError, mux)))))
 }
 
 // serveCACerts returns the cluster CA (public information) for agents

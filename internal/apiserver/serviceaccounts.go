@@ -193,8 +193,8 @@ func (s *Server) getCached(ctx context.Context, gvr schema.GroupVersionResource,
 // cluster: signature, audience and lifetime, and that the service
 // account and the object the token is bound to still exist with the UIDs
 // the token names (a deleted pod's token stops working).
-func (s *Server) authenticateServiceAccount(ctx context.Context, token string) (User, error) {
-	c, err := s.cfg.ServiceAccountIssuer.Verify(token, s.audiences())
+func (s *Server) authenticateServiceAccount(ctx context.Context, token string, audiences []string) (User, error) {
+	c, err := s.cfg.ServiceAccountIssuer.Verify(token, audiences)
 	if err != nil {
 		return User{}, err
 	}

@@ -53,6 +53,16 @@ func TestRBACWithKubectl(t *testing.T) {
 	if err != nil || !strings.Contains(list, "configmaps") || !strings.Contains(list, "selfsubjectaccessreviews.authorization.k8s.io") {
 		t.Errorf("can-i --list: %v %s\n%s", err, errOut, list)
 	}
+	// The admin asks for someone else (impersonation, `--as`).
+	if out, _, _ := kubectl(t, "", "-n", "rbac-e2e", "auth", "can-i", "list", "configmaps", "--as=system:serviceaccount:rbac-e2e:viewer"); strings.TrimSpace(out) != "yes" {
+		t.Errorf("can-i --as the viewer = %q, want yes", out)
+	}
+	if out, _, _ := kubectl(t, "", "-n", "rbac-e2e", "auth", "can-i", "delete", "configmaps", "--as=system:serviceaccount:rbac-e2e:viewer"); strings.TrimSpace(out) != "no" {
+		t.Errorf("can-i delete --as the viewer = %q, want no", out)
+	}
+	if out := mustKubectl(t, "", "api-resources", "--api-group=authorization.k8s.io", "-o", "name"); !strings.Contains(out, "selfsubjectaccessreviews.authorization.k8s.io") {
+		t.Errorf("api-resources lists no access reviews:\n%s", out)
+	}
 	// An admin's can-i: everything.
 	if out, _, _ := kubectl(t, "", "auth", "can-i", "delete", "nodes"); strings.TrimSpace(out) != "yes" {
 		t.Errorf("admin can-i delete nodes = %q, want yes", out)

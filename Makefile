@@ -5,7 +5,7 @@ COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X github.com/k1s/k1s/internal/version.gitCommit=$(COMMIT)
 DATA_DIR  ?= /var/lib/k1s
 
-.PHONY: build test test-short bench run deps clean fuzz
+.PHONY: build test test-short bench run down demo deps clean fuzz
 
 # Static (CGO_ENABLED=0): the binary is also the image the add-ons run from.
 build:
@@ -44,8 +44,14 @@ deps:
 	fi
 	@command -v kubectl >/dev/null || echo "note: kubectl is not installed; k1s does not need it, but you will"
 
+# A whole cluster on this machine (NODES=3 for more nodes, each in a
+# network namespace); it keeps running in the background: `make down`.
+NODES ?= 0
 run: deps build
-	$(BIN) server --data-dir $(DATA_DIR)
+	$(BIN) up --data-dir $(DATA_DIR) --nodes $(NODES)
+
+down:
+	$(BIN) down --data-dir $(DATA_DIR)
 
 clean:
 	rm -rf bin

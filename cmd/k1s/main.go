@@ -29,6 +29,9 @@ const usage = `k1s: Kubernetes in one binary
 Usage: k1s COMMAND [flags]
 
 Commands:
+  up          bring up a whole cluster on this machine (--nodes N: more nodes in network namespaces)
+  down        stop the cluster k1s up started and remove what it made (--purge: and its data)
+  status      show the health of the cluster k1s up started
   server      run the control plane (embedded etcd, api-server, ...) for a data dir
   apiserver   run the api-server alone against an etcd cluster
   controller-manager
@@ -82,6 +85,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cmd, args := args[0], args[1:]
 	switch cmd {
+	case "up":
+		return runUp(ctx, args, stdout, stderr)
+	case "down":
+		return runDown(ctx, args, stdout, stderr)
+	case "status":
+		return runStatus(ctx, args, stdout, stderr)
 	case "server":
 		return runServer(ctx, cmd, args, stderr, false)
 	case "apiserver":
@@ -146,6 +155,7 @@ func runServer(ctx context.Context, name string, args []string, stderr io.Writer
 	fs.BoolVar(&o.DisableControllerManager, "disable-controller-manager", false, "do not run the controllers in this process")
 	fs.BoolVar(&o.DisableScheduler, "disable-scheduler", false, "do not run the scheduler in this process")
 	fs.DurationVar(&o.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may stay silent before it is marked Unknown and tainted unreachable")
+	fs.Int64Var(&o.DefaultTolerationSeconds, "default-toleration-seconds", 300, "how long pods without their own toleration stay on a NotReady or unreachable node before they are evicted")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err

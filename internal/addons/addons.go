@@ -170,6 +170,10 @@ func dnsObjects(o Options) []object {
 	}
 	liveness := probe("/healthz")
 	liveness.InitialDelaySeconds = 10
+	// Readiness is asked every second: a new cluster is ready as soon as
+	// its DNS is, and the probe is one local HTTP request.
+	readiness := probe("/readyz")
+	readiness.PeriodSeconds = 1
 	dep := &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels("kube-dns")},
@@ -198,7 +202,7 @@ func dnsObjects(o Options) []object {
 							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
 							Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("170Mi")},
 						},
-						ReadinessProbe: probe("/readyz"),
+						ReadinessProbe: readiness,
 						LivenessProbe:  liveness,
 						SecurityContext: &corev1.SecurityContext{
 							ReadOnlyRootFilesystem: ptr.To(true),
@@ -271,7 +275,7 @@ func ingressObjects(o Options) []object {
 						},
 						ReadinessProbe: &corev1.Probe{
 							ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(10254)}},
-							PeriodSeconds: 5, TimeoutSeconds: 2,
+							PeriodSeconds: 1, TimeoutSeconds: 2,
 						},
 					}},
 				},

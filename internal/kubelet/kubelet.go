@@ -197,6 +197,7 @@ type Kubelet struct {
 	// startTimes remember when this kubelet first acted on a pod.
 	startTimes map[types.UID]metav1.Time
 	node       *corev1.Node          // last node object written or read
+	podCIDR    string                // last pod CIDR handed to OnPodCIDR
 	lease      *coordinationv1.Lease // last lease written; only leaseLoop uses it
 	ready      chan struct{}
 }

@@ -81,8 +81,17 @@ func (k *Kubelet) tryRegister(ctx context.Context) error {
 	return k.updateNodeStatus(ctx, true)
 }
 
+// notePodCIDR hands a newly seen pod CIDR to OnPodCIDR (the runtime's
+// network turns ready with it), once per CIDR.
 func (k *Kubelet) notePodCIDR(node *corev1.Node) {
-	if node.Spec.PodCIDR != "" && k.opts.OnPodCIDR != nil {
+	if node.Spec.PodCIDR == "" || k.opts.OnPodCIDR == nil {
+		return
+	}
+	k.mu.Lock()
+	seen := k.podCIDR == node.Spec.PodCIDR
+	k.podCIDR = node.Spec.PodCIDR
+	k.mu.Unlock()
+	if !seen {
 		k.opts.OnPodCIDR(node.Spec.PodCIDR)
 	}
 }
@@ -285,6 +294,9 @@ func (k *Kubelet) updateNodeStatus(ctx context.Context, force bool) error {
 			node = cur
 		}
 	}
+	// The controller-manager allocates the pod CIDR after registration:
+	// the runtime's network, and so the node, is ready once it has it.
+	k.notePodCIDR(node)
 	want := k.nodeStatus(ctx, node)
 	if !force && statusEqualIgnoringHeartbeat(node.Status, want) {
 		return nil

@@ -213,9 +213,10 @@ func probeNFTables() error {
 	return nil
 }
 
-// newNetNS returns a descriptor of a new, empty network namespace. The
-// namespace is entered by a locked thread that exits afterwards, so no
-// goroutine of ours ever runs in it.
+// newNetNS returns a descriptor of a new, empty network namespace. A
+// locked thread enters it only long enough to open it, then returns to
+// its own namespace. (A thread left behind would be wrong: if it is the
+// main thread, Go keeps it, and /proc/self/net would show the new one.)
 func newNetNS() (int, error) {
 	type result struct {
 		fd  int
@@ -224,13 +225,29 @@ func newNetNS() (int, error) {
 	done := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread()
+		self := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
+		orig, err := unix.Open(self, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- result{-1, err}
+			return
+		}
+		defer unix.Close(orig)
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 			runtime.UnlockOSThread() // still in our namespace
 			done <- result{-1, err}
 			return
 		}
-		// Never unlocked: the thread ends with this goroutine.
-		fd, err := unix.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		fd, err := unix.Open(self, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
+			// Stay locked: Go discards the thread when this goroutine ends.
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+			done <- result{-1, fmt.Errorf("returning to our network namespace: %w", err)}
+			return
+		}
+		runtime.UnlockOSThread()
 		done <- result{fd, err}
 	}()
 	r := <-done

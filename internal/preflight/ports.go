@@ -51,6 +51,24 @@ func (c *checker) port(ctx context.Context, p Port) {
 	}
 }
 
+// duplicatePorts reports two components asked to listen on one port:
+// each bind alone succeeds, the second real one would not.
+func (c *checker) duplicatePorts() {
+	wildcard := func(addr string) bool { return addr == "" || addr == "0.0.0.0" || addr == "::" }
+	for i, a := range c.o.Ports {
+		for _, b := range c.o.Ports[:i] {
+			if a.Port <= 0 || a.Port != b.Port || (a.Addr != b.Addr && !wildcard(a.Addr) && !wildcard(b.Addr)) {
+				continue
+			}
+			what := fmt.Sprintf("port %d is asked for twice", a.Port)
+			if a.Flag != "" && b.Flag != "" && a.Flag != b.Flag {
+				what = fmt.Sprintf("port %d is asked for twice (%s and %s)", a.Port, b.Flag, a.Flag)
+			}
+			c.add(Problem{What: what, Fix: "give one of them another port"})
+		}
+	}
+}
+
 // portOwner names the process ("nginx (pid 812)") holding a TCP socket
 // listening on port, from /proc/net/tcp{,6} and /proc/*/fd; "" if unknown.
 func (c *checker) portOwner(ctx context.Context, port int) string {

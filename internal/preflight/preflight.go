@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -163,6 +164,7 @@ func run(ctx context.Context, o Options, h host) []Problem {
 	if o.NeedNFTables && c.root {
 		c.nftables()
 	}
+	c.duplicatePorts()
 	for _, p := range o.Ports {
 		if ctx.Err() != nil {
 			break
@@ -170,14 +172,14 @@ func run(ctx context.Context, o Options, h host) []Problem {
 		c.port(ctx, p)
 	}
 	if o.MultiNode {
-		c.binary("nsenter", "util-linux", false)
-		c.binary("ip", "iproute2", false)
+		c.binary("nsenter", "util-linux")
+		c.binary("ip", "iproute2")
 	}
 	if o.WantKubectl {
 		if _, err := o.LookPath("kubectl"); err != nil {
 			c.add(Problem{
 				What:    "kubectl not found on PATH",
-				Fix:     "Debian 12 does not package it; download it: curl -LO https://dl.k8s.io/release/v1.32.4/bin/linux/amd64/kubectl && install -m 0755 kubectl /usr/local/bin/kubectl",
+				Fix:     kubectlFix(),
 				Warning: true,
 			})
 		}
@@ -212,21 +214,23 @@ func (c *checker) add(p Problem) { c.problems = append(c.problems, p) }
 func (c *checker) path(p string) string { return filepath.Join(c.o.Root, p) }
 
 // binary reports file missing from PATH, fixed by installing pkg.
-func (c *checker) binary(file, pkg string, warning bool) {
+func (c *checker) binary(file, pkg string) {
 	if _, err := c.o.LookPath(file); err != nil {
-		c.add(Problem{
-			What:    file + " not found on PATH",
-			Fix:     "install it: apt-get install -y " + pkg,
-			Warning: warning,
-		})
+		c.add(Problem{What: file + " not found on PATH", Fix: "install it: apt-get install -y " + pkg})
 	}
+}
+
+// kubectlFix says where to get kubectl, which Debian 12 does not package:
+// upstream's release of the minor version k1s is tested with.
+func kubectlFix() string {
+	return fmt.Sprintf("Debian 12 does not package it; download it: curl -LO https://dl.k8s.io/release/v1.32.4/bin/linux/%s/kubectl && install -m 0755 kubectl /usr/local/bin/kubectl", runtime.GOARCH)
 }
 
 // runtime checks the container runtime's binaries and CNI plugins.
 func (c *checker) runtime() {
-	c.binary("containerd", "containerd", false)
-	c.binary("containerd-shim-runc-v2", "containerd", false)
-	c.binary("runc", "runc", false)
+	c.binary("containerd", "containerd")
+	c.binary("containerd-shim-runc-v2", "containerd")
+	c.binary("runc", "runc")
 
 	var missing []string
 	// The plugins k1s's CNI config chains (internal/containerd).

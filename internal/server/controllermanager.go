@@ -32,7 +32,8 @@ func runControllerManager(ctx context.Context, o Options, bundle *pki.Bundle, ur
 		Logger:      o.Logger.With("component", "controller-manager"),
 		LeaderElect: len(o.EtcdServers) > 0,
 		// Zero means the controller-manager's default.
-		NodeMonitorGracePeriod: o.NodeMonitorGracePeriod,
-		ClusterCIDR:            o.ClusterCIDR,
+		NodeMonitorGracePeriod:   o.NodeMonitorGracePeriod,
+		DefaultTolerationSeconds: o.DefaultTolerationSeconds,
+		ClusterCIDR:              o.ClusterCIDR,
 	})
 }

@@ -66,7 +66,11 @@ type Options struct {
 	// NodeMonitorGracePeriod: how long a node may be silent before it is
 	// marked Unknown (0: the controller-manager's default, 40s).
 	NodeMonitorGracePeriod time.Duration
-	Logger                 *slog.Logger
+	// DefaultTolerationSeconds: how long pods without their own
+	// toleration stay on a NotReady or unreachable node before they are
+	// evicted (0: upstream's 300).
+	DefaultTolerationSeconds int64
+	Logger                   *slog.Logger
 	// OnReady, if set, is called once the api-server answers, with the
 	// admin kubeconfig path.
 	OnReady func(kubeconfig string)

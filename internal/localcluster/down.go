@@ -1,0 +1,112 @@
+package localcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/k1s/k1s/internal/podnetwork"
+	"github.com/k1s/k1s/internal/proxy"
+)
+
+// DownOptions configure Down.
+type DownOptions struct {
+	DataDir string
+	// Purge also deletes the data dir: the cluster's objects and volumes.
+	Purge bool
+	Out   io.Writer
+}
+
+// podBridge is the bridge the CNI config of this machine's node makes.
+const podBridge = "k1s0"
+
+// Down stops the cluster in o.DataDir and removes what it made on this
+// machine: processes (agents, the server, containerd and its shims, the
+// pods), mounts under the data dir, cgroups, network namespaces, veths,
+// bridges and nftables tables. The data stays unless Purge.
+func Down(ctx context.Context, o DownOptions) error {
+	if o.DataDir == "" {
+		o.DataDir = "/var/lib/k1s"
+	}
+	abs, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return err
+	}
+	o.DataDir = abs
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	st, err := Load(o.DataDir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && o.Purge {
+			return os.RemoveAll(o.DataDir)
+		}
+		return err
+	}
+	p := newProgress(o.Out)
+	defer p.close()
+	var errs []error
+
+	step := p.step("stopping the agents and the server")
+	for i := len(st.Nodes) - 1; i >= 1; i-- {
+		n := st.Nodes[i]
+		if err := stopProcess(n.PIDFile, n.DataDir, 30*time.Second); err != nil {
+			errs = append(errs, fmt.Errorf("stopping %s: %w", n.Name, err))
+		}
+	}
+	if err := stopProcess(st.Nodes[0].PIDFile, serverDir(o.DataDir), 30*time.Second); err != nil {
+		errs = append(errs, fmt.Errorf("stopping the server: %w", err))
+	}
+	step.done("")
+
+	step = p.step("removing pods, mounts and cgroups")
+	var roots []string
+	for _, n := range st.Nodes {
+		roots = append(roots, n.CgroupRoot)
+	}
+	killUnder(o.DataDir, roots)
+	unmountUnder(o.DataDir)
+	if err := removeCgroups(roots); err != nil {
+		errs = append(errs, err)
+	}
+	if left := mountsUnder(o.DataDir); len(left) > 0 {
+		errs = append(errs, fmt.Errorf("mounts left under %s: %s", o.DataDir, strings.Join(left, ", ")))
+	}
+	step.done("")
+
+	step = p.step("removing the node network and nftables tables")
+	for i := 2; i <= len(st.Nodes); i++ {
+		if err := removeNodeNamespace(i); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := removeBridge(); err != nil {
+		errs = append(errs, err)
+	}
+	if l, err := netlink.LinkByName(podBridge); err == nil {
+		netlink.LinkDel(l)
+	}
+	if err := podnetwork.Cleanup(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := proxy.Cleanup(""); err != nil {
+		errs = append(errs, err)
+	}
+	step.done("")
+
+	if o.Purge {
+		step = p.step("deleting " + o.DataDir)
+		if err := os.RemoveAll(o.DataDir); err != nil {
+			errs = append(errs, err)
+		}
+		step.done("")
+	}
+	return errors.Join(errs...)
+}

@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +27,9 @@ const (
 // into every node's containerd, where the manifests' imagePullPolicy
 // Never finds them.
 func (d *demo) loadImages(ctx context.Context) (string, error) {
+	if _, err := exec.LookPath(d.o.GoBinary); err != nil {
+		return "", fmt.Errorf("the images are built from source with Go: %w", err)
+	}
 	images, err := image.BuildAppImages(ctx, d.o.GoBinary, d.o.ModuleDir)
 	if err != nil {
 		return "", err

@@ -11,9 +11,12 @@ DATA_DIR  ?= /var/lib/k1s
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/k1s
 
-# The whole suite: unit, integration (embedded etcd) and end-to-end (real kubectl).
+# The whole suite: unit, integration (embedded etcd) and end-to-end (real
+# kubectl, real containerd). test/demo runs alone, after the rest: its
+# cluster's first node is this machine, as test/node's is.
 test: deps build
-	K1S_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 25m ./...
+	K1S_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 25m $$($(GO) list ./... | grep -v /test/demo)
+	K1S_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 15m ./test/demo/
 
 test-short:
 	$(GO) test -short -count=1 ./...
@@ -52,6 +55,13 @@ run: deps build
 
 down:
 	$(BIN) down --data-dir $(DATA_DIR)
+
+# The reference application (examples/my-app) on the cluster in $(DATA_DIR)
+# (brought up or resumed first): `k1s demo` builds its images, deploys it
+# and checks what it promises through the Ingress.
+demo: deps build
+	$(BIN) up --data-dir $(DATA_DIR) --nodes $(NODES)
+	$(BIN) demo --data-dir $(DATA_DIR) --module-dir $(CURDIR)
 
 clean:
 	rm -rf bin

@@ -32,6 +32,7 @@ Commands:
   up          bring up a whole cluster on this machine (--nodes N: more nodes in network namespaces)
   down        stop the cluster k1s up started and remove what it made (--purge: and its data)
   status      show the health of the cluster k1s up started
+  demo        deploy examples/my-app on the cluster of k1s up and check what it promises
   server      run the control plane (embedded etcd, api-server, ...) for a data dir
   apiserver   run the api-server alone against an etcd cluster
   controller-manager
@@ -91,6 +92,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDown(ctx, args, stdout, stderr)
 	case "status":
 		return runStatus(ctx, args, stdout, stderr)
+	case "demo":
+		return runDemo(ctx, args, stdout, stderr)
 	case "server":
 		return runServer(ctx, cmd, args, stderr, false)
 	case "apiserver":

@@ -17,9 +17,9 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o localcluster.Options
 	fs.StringVar(&o.DataDir, "data-dir", "/var/lib/k1s", "directory of the cluster (a second k1s up here resumes it)")
 	fs.IntVar(&o.Nodes, "nodes", 0, "number of nodes: this machine and N-1 more, each in a network namespace (default: as before, or 1)")
-	fs.IntVar(&o.IngressHTTPPort, "ingress-http-port", 80, "port every node's Ingress serves HTTP on (here: http://127.0.0.1:PORT)")
-	fs.IntVar(&o.IngressHTTPSPort, "ingress-https-port", 443, "port every node's Ingress serves HTTPS on")
-	fs.IntVar(&o.APIPort, "api-port", 6443, "port of the api-server")
+	fs.IntVar(&o.IngressHTTPPort, "ingress-http-port", 0, "port every node's Ingress serves HTTP on, here http://127.0.0.1:PORT (default: as before, or 80)")
+	fs.IntVar(&o.IngressHTTPSPort, "ingress-https-port", 0, "port every node's Ingress serves HTTPS on (default: as before, or 443)")
+	fs.IntVar(&o.APIPort, "api-port", 0, "port of the api-server (default: as before, or 6443)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -295,11 +295,12 @@ const errNoPodIP = "the pod has no IP address yet"
 
 // probe runs one probe once.
 func (m *probeManager) probe(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, p *corev1.Probe, timeout time.Duration) (bool, string) {
+	// The pod's address as last reported: a probe worker lives as long as
+	// its container, and the pod may have a new sandbox (a new address)
+	// since the worker started, as after a node restart.
 	host := pod.Status.PodIP
-	if host == "" {
-		if cur := m.k.podByUID(pod.UID); cur != nil {
-			host = cur.Status.PodIP
-		}
+	if cur := m.k.podByUID(pod.UID); cur != nil && cur.Status.PodIP != "" {
+		host = cur.Status.PodIP
 	}
 	if host == "" && (p.HTTPGet != nil && p.HTTPGet.Host == "" || p.TCPSocket != nil && p.TCPSocket.Host == "") {
 		return false, errNoPodIP

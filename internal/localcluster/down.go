@@ -73,6 +73,14 @@ func Down(ctx context.Context, o DownOptions) error {
 	}
 	killUnder(o.DataDir, roots)
 	unmountUnder(o.DataDir)
+	// containerd's state dir is its /run: gone, as after a reboot, so that
+	// a resumed node sees its pods' sandboxes dead and starts new ones
+	// instead of reusing sandboxes whose network namespace is gone.
+	for _, n := range st.Nodes {
+		if err := os.RemoveAll(filepath.Join(n.DataDir, "containerd", "state")); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := removeCgroups(roots); err != nil {
 		errs = append(errs, err)
 	}

@@ -22,8 +22,10 @@ type State struct {
 	ServerURL string `json:"serverURL"`
 	// IngressHTTPPort is where every node's Ingress listens; on the first
 	// node (this machine) that is http://127.0.0.1:PORT.
-	IngressHTTPPort int    `json:"ingressHTTPPort"`
-	Nodes           []Node `json:"nodes"`
+	IngressHTTPPort  int    `json:"ingressHTTPPort"`
+	IngressHTTPSPort int    `json:"ingressHTTPSPort"`
+	APIPort          int    `json:"apiPort"`
+	Nodes            []Node `json:"nodes"`
 }
 
 // Node is one node of the cluster.

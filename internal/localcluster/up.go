@@ -29,11 +29,11 @@ type Options struct {
 	// DataDir had, or 1.
 	Nodes int
 	// IngressHTTPPort and IngressHTTPSPort are where every node's
-	// Ingress listens (default 80 and 443); on this machine:
-	// http://127.0.0.1:PORT.
+	// Ingress listens; on this machine: http://127.0.0.1:PORT. APIPort is
+	// the api-server's. 0 means as the cluster in DataDir had them, or 80,
+	// 443 and 6443.
 	IngressHTTPPort, IngressHTTPSPort int
-	// APIPort is the api-server's port (default 6443).
-	APIPort int
+	APIPort                           int
 	// Binary is the k1s executable the cluster runs (default: this one).
 	Binary string
 	// Out gets the progress; a terminal gets a live display, anything else
@@ -64,14 +64,10 @@ func (o *Options) defaults() error {
 	if o.Nodes < 0 || o.Nodes > 200 {
 		return fmt.Errorf("--nodes %d: want 1 to 200", o.Nodes)
 	}
-	if o.IngressHTTPPort == 0 {
-		o.IngressHTTPPort = 80
-	}
-	if o.IngressHTTPSPort == 0 {
-		o.IngressHTTPSPort = 443
-	}
-	if o.APIPort == 0 {
-		o.APIPort = 6443
+	for _, p := range []int{o.IngressHTTPPort, o.IngressHTTPSPort, o.APIPort} {
+		if p < 0 || p > 65535 {
+			return fmt.Errorf("port %d: want 1 to 65535", p)
+		}
 	}
 	if o.Binary == "" {
 		exe, err := os.Executable()
@@ -106,15 +102,33 @@ func plan(o Options, prev *State) (*State, error) {
 	if prev != nil && n < len(prev.Nodes) {
 		return nil, fmt.Errorf("the cluster in %s has %d nodes: removing nodes is not supported (k1s down --purge, then k1s up --nodes %d)", o.DataDir, len(prev.Nodes), n)
 	}
+	port := func(want, before, def int) int {
+		switch {
+		case want != 0:
+			return want
+		case before != 0:
+			return before
+		}
+		return def
+	}
+	var before State
+	if prev != nil {
+		before = *prev
+	}
+	o.IngressHTTPPort = port(o.IngressHTTPPort, before.IngressHTTPPort, 80)
+	o.IngressHTTPSPort = port(o.IngressHTTPSPort, before.IngressHTTPSPort, 443)
+	o.APIPort = port(o.APIPort, before.APIPort, 6443)
 	host, err := os.Hostname()
 	if err != nil {
 		return nil, err
 	}
 	host = strings.ToLower(host)
 	s := &State{
-		Kubeconfig:      filepath.Join(o.DataDir, "kubeconfig.yaml"),
-		ServerURL:       "https://" + hostAddress().String() + ":" + strconv.Itoa(o.APIPort),
-		IngressHTTPPort: o.IngressHTTPPort,
+		Kubeconfig:       filepath.Join(o.DataDir, "kubeconfig.yaml"),
+		ServerURL:        "https://" + hostAddress().String() + ":" + strconv.Itoa(o.APIPort),
+		IngressHTTPPort:  o.IngressHTTPPort,
+		IngressHTTPSPort: o.IngressHTTPSPort,
+		APIPort:          o.APIPort,
 	}
 	s.Nodes = append(s.Nodes, Node{Name: host, Address: hostAddress().String(), DataDir: filepath.Join(serverDir(o.DataDir), "agent"),
 		CgroupRoot: "/k1s", PIDFile: filepath.Join(runDir(o.DataDir), "server.pid")})
@@ -154,8 +168,8 @@ func Up(ctx context.Context, o Options) (*State, error) {
 		step := p.step("checking prerequisites")
 		popts := preflight.Options{NeedRoot: true, NeedRuntime: true, NeedNFTables: true, MultiNode: len(st.Nodes) > 1, WantKubectl: true}
 		if !serverRunning {
-			popts.Ports = []preflight.Port{{Port: o.APIPort, Flag: "--api-port"},
-				{Port: o.IngressHTTPPort, Flag: "--ingress-http-port"}, {Port: o.IngressHTTPSPort, Flag: "--ingress-https-port"},
+			popts.Ports = []preflight.Port{{Port: st.APIPort, Flag: "--api-port"},
+				{Port: st.IngressHTTPPort, Flag: "--ingress-http-port"}, {Port: st.IngressHTTPSPort, Flag: "--ingress-https-port"},
 				{Port: 10250}, {Addr: "127.0.0.1", Port: 10249}}
 		}
 		problems := preflight.Run(ctx, popts)
@@ -189,8 +203,8 @@ func Up(ctx context.Context, o Options) (*State, error) {
 	} else {
 		args := []string{o.Binary, "server", "--data-dir", serverDir(o.DataDir),
 			"--bind-address", hostAddress().String(), "--advertise-address", hostAddress().String(),
-			"--https-listen-port", strconv.Itoa(o.APIPort),
-			"--ingress-http-port", strconv.Itoa(o.IngressHTTPPort), "--ingress-https-port", strconv.Itoa(o.IngressHTTPSPort),
+			"--https-listen-port", strconv.Itoa(st.APIPort),
+			"--ingress-http-port", strconv.Itoa(st.IngressHTTPPort), "--ingress-https-port", strconv.Itoa(st.IngressHTTPSPort),
 			"--node-monitor-grace-period", nodeMonitorGracePeriod, "--default-toleration-seconds", defaultTolerationSeconds}
 		if _, err := startDetached(args, filepath.Join(logDir(o.DataDir), "server.log"), st.Nodes[0].PIDFile); err != nil {
 			return nil, step.fail(err)

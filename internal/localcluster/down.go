@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -71,8 +70,9 @@ func Down(ctx context.Context, o DownOptions) error {
 	for _, n := range st.Nodes {
 		roots = append(roots, n.CgroupRoot)
 	}
-	killUnder(o.DataDir, roots)
-	unmountUnder(o.DataDir)
+	if err := Reap(o.DataDir, roots); err != nil {
+		errs = append(errs, err)
+	}
 	// containerd's state dir is its /run: gone, as after a reboot, so that
 	// a resumed node sees its pods' sandboxes dead and starts new ones
 	// instead of reusing sandboxes whose network namespace is gone.
@@ -80,12 +80,6 @@ func Down(ctx context.Context, o DownOptions) error {
 		if err := os.RemoveAll(filepath.Join(n.DataDir, "containerd", "state")); err != nil {
 			errs = append(errs, err)
 		}
-	}
-	if err := removeCgroups(roots); err != nil {
-		errs = append(errs, err)
-	}
-	if left := mountsUnder(o.DataDir); len(left) > 0 {
-		errs = append(errs, fmt.Errorf("mounts left under %s: %s", o.DataDir, strings.Join(left, ", ")))
 	}
 	step.done("")
 

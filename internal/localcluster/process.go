@@ -98,6 +98,24 @@ func stopProcess(pidFile, marker string, grace time.Duration) error {
 	return nil
 }
 
+// Reap kills every process left under dir or in the cgroup trees of
+// roots (containerd shims outlive their containerd by design; pods
+// outlive their kubelet), detaches every mount below dir and removes the
+// cgroup trees: what a node leaves on the machine when its agent is gone.
+// `k1s down` does it; so do the tests that run nodes.
+func Reap(dir string, roots []string) error {
+	killUnder(dir, roots)
+	unmountUnder(dir)
+	var errs []error
+	if err := removeCgroups(roots); err != nil {
+		errs = append(errs, err)
+	}
+	if left := mountsUnder(dir); len(left) > 0 {
+		errs = append(errs, fmt.Errorf("mounts left under %s: %s", dir, strings.Join(left, ", ")))
+	}
+	return errors.Join(errs...)
+}
+
 // killUnder kills every process whose command line mentions dir (the
 // containerd shims of the cluster's nodes outlive their containerd by
 // design) and every process in the cgroup trees of roots.

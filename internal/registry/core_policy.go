@@ -26,7 +26,7 @@ func coreLimitRangeResource() *Resource {
 		Default: func(obj runtime.Object) {
 			lr := obj.(*corev1.LimitRange)
 			for i := range lr.Spec.Limits {
-				defaultCoreLimitRangeItem(&lr.Spec.Limits[i])
+				DefaultLimitRangeItem(&lr.Spec.Limits[i])
 			}
 		},
 		Validate:       func(obj runtime.Object) field.ErrorList { return validateCoreLimitRange(obj.(*corev1.LimitRange)) },
@@ -42,9 +42,10 @@ func coreLimitRangeResource() *Resource {
 	}
 }
 
-// defaultCoreLimitRangeItem: for containers, the default limit falls back
-// to max, and the default request to the default limit, then to min.
-func defaultCoreLimitRangeItem(item *corev1.LimitRangeItem) {
+// DefaultLimitRangeItem is upstream's LimitRange defaulting: for
+// containers, the default limit falls back to max, and the default request
+// to the default limit, then to min. It is a no-op on a defaulted item.
+func DefaultLimitRangeItem(item *corev1.LimitRangeItem) {
 	if item.Type != corev1.LimitTypeContainer {
 		return
 	}

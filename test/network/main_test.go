@@ -1,7 +1,6 @@
 package network
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/k1s/k1s/internal/image"
+	"github.com/k1s/k1s/internal/localcluster"
 	"github.com/k1s/k1s/internal/nodetoken"
 	"github.com/k1s/k1s/internal/testcluster"
 )
@@ -306,76 +306,27 @@ func drain(ctx context.Context) error {
 }
 
 // teardown stops the agents and removes what the test made: whatever
-// process still runs in a node's cgroups, mounts under the work dir,
-// the namespaces (with their veths and nftables tables) and the bridge.
+// process still runs in a node's cgroups or under the work dir, mounts
+// under it, the cgroups, the namespaces (with their veths and nftables
+// tables) and the bridge.
 func teardown() {
+	var roots []string
 	for _, n := range nodes {
 		if n.cmd != nil {
 			stopProcess(n.cmd)
 		}
-		killCgroup(n.cgroupRoot)
+		roots = append(roots, n.cgroupRoot)
 	}
-	killShims(workDir)
+	if err := localcluster.Reap(workDir, roots); err != nil {
+		fmt.Println("network e2e: teardown:", err)
+	}
 	for _, n := range nodes {
-		unmountUnder(n.dataDir)
 		exec.Command("ip", "netns", "del", n.netns).Run()
 		exec.Command("ip", "link", "del", n.hostVeth).Run()
-		testcluster.RemoveCgroups(n.cgroupRoot)
 	}
 	// The pods' netns mounts are in the nodes' state dirs (unmounted
 	// above with the rest).
 	exec.Command("ip", "link", "del", bridgeName).Run()
-}
-
-// killShims kills the containerd shims that serve a containerd under
-// dir: they outlive their containerd by design.
-func killShims(dir string) {
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil || !bytes.Contains(b, []byte("containerd-shim")) {
-			continue
-		}
-		args := strings.Split(string(b), "\x00")
-		for i, a := range args {
-			if a == "-address" && i+1 < len(args) && strings.HasPrefix(args[i+1], dir+"/") {
-				if pid, err := strconv.Atoi(strings.Split(p, "/")[2]); err == nil {
-					syscall.Kill(pid, syscall.SIGKILL)
-				}
-			}
-		}
-	}
-}
-
-func killCgroup(root string) {
-	for _, d := range testcluster.CgroupDirs(root) {
-		filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
-			if err != nil || e.Name() != "cgroup.procs" {
-				return nil
-			}
-			b, _ := os.ReadFile(p)
-			for _, f := range strings.Fields(string(b)) {
-				if pid, err := strconv.Atoi(f); err == nil {
-					syscall.Kill(pid, syscall.SIGKILL)
-				}
-			}
-			return nil
-		})
-	}
-}
-
-func unmountUnder(dir string) {
-	b, _ := os.ReadFile("/proc/self/mountinfo")
-	var mounts []string
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) > 4 && strings.HasPrefix(f[4], dir) {
-			mounts = append(mounts, f[4])
-		}
-	}
-	for i := len(mounts) - 1; i >= 0; i-- {
-		syscall.Unmount(mounts[i], syscall.MNT_DETACH)
-	}
 }
 
 func startLogged(cmd *exec.Cmd, logPath string) error {

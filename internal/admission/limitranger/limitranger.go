@@ -16,6 +16,7 @@ import (
 	corev1listers "k8s.io/client-go/listers/core/v1"
 
 	"github.com/k1s/k1s/internal/admission"
+	"github.com/k1s/k1s/internal/registry"
 )
 
 // Options configure the plugin.
@@ -153,37 +154,12 @@ func (p *Plugin) ranges(a *admission.Attributes) ([]*corev1.LimitRange, error) {
 	for _, lr := range list {
 		lr = lr.DeepCopy()
 		for i := range lr.Spec.Limits {
-			defaultItem(&lr.Spec.Limits[i])
+			registry.DefaultLimitRangeItem(&lr.Spec.Limits[i])
 		}
 		out = append(out, lr)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
-}
-
-// defaultItem is upstream's LimitRange defaulting: for containers, the
-// default limit falls back to max, the default request to the default
-// limit, then to min. It is a no-op on an already defaulted item.
-func defaultItem(item *corev1.LimitRangeItem) {
-	if item.Type != corev1.LimitTypeContainer {
-		return
-	}
-	if item.Default == nil {
-		item.Default = corev1.ResourceList{}
-	}
-	if item.DefaultRequest == nil {
-		item.DefaultRequest = corev1.ResourceList{}
-	}
-	fill := func(into, from corev1.ResourceList) {
-		for k, v := range from {
-			if _, ok := into[k]; !ok {
-				into[k] = v.DeepCopy()
-			}
-		}
-	}
-	fill(item.Default, item.Max)
-	fill(item.DefaultRequest, item.Default)
-	fill(item.DefaultRequest, item.Min)
 }
 
 // forbidden wraps a refusal as upstream's admission.NewForbidden does:

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -391,7 +392,13 @@ func (c *Containerd) setNotReady(err error) {
 // until ctx ends (the child exited or Run is stopping); WaitReady reports
 // the latest one.
 func (c *Containerd) prepare(ctx context.Context, log *slog.Logger) {
-	conn, err := grpc.NewClient(c.Endpoint(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// gRPC waits a second before redialling a socket that refused it,
+	// and the child listens some 40 ms after it starts: redial quickly.
+	conn, err := grpc.NewClient(c.Endpoint(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 20 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+			MinConnectTimeout: time.Second,
+		}))
 	if err != nil {
 		c.setNotReady(err)
 		log.Error("containerd: CRI client", "err", err)

@@ -198,6 +198,9 @@ type Kubelet struct {
 	startTimes map[types.UID]metav1.Time
 	node       *corev1.Node          // last node object written or read
 	podCIDR    string                // last pod CIDR handed to OnPodCIDR
+	// podIPs are the addresses of the pods' current sandboxes, as the
+	// runtime gave them (the probes' target; the API's may be older).
+	podIPs map[types.UID]string
 	lease      *coordinationv1.Lease // last lease written; only leaseLoop uses it
 	ready      chan struct{}
 }
@@ -223,6 +226,7 @@ func New(opts Options) (*Kubelet, error) {
 		waiting:    map[types.UID]map[string]waitingReason{},
 		seen:       map[string]string{},
 		startTimes: map[types.UID]metav1.Time{},
+		podIPs:     map[types.UID]string{},
 		ready:      make(chan struct{}),
 	}
 	if k.recorder == nil {

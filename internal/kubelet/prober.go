@@ -302,6 +302,11 @@ func (m *probeManager) probe(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 	if cur := m.k.podByUID(pod.UID); cur != nil && cur.Status.PodIP != "" {
 		host = cur.Status.PodIP
 	}
+	m.k.mu.Lock()
+	if ip := m.k.podIPs[pod.UID]; ip != "" {
+		host = ip
+	}
+	m.k.mu.Unlock()
 	if host == "" && (p.HTTPGet != nil && p.HTTPGet.Host == "" || p.TCPSocket != nil && p.TCPSocket.Host == "") {
 		return false, errNoPodIP
 	}

@@ -123,6 +123,9 @@ func (k *Kubelet) syncRunning(ctx context.Context, pod *corev1.Pod, rp *runtimeP
 		}
 	}
 	podIP, podIPs := k.sandboxIPs(ctx, pod, sb)
+	k.mu.Lock()
+	k.podIPs[pod.UID] = podIP
+	k.mu.Unlock()
 	vols, err := k.volumes.SetUp(ctx, pod, podIP)
 	if err != nil {
 		k.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed: %v", err)
@@ -341,6 +344,7 @@ func (k *Kubelet) teardown(ctx context.Context, uid types.UID, rp *runtimePod, p
 	k.mu.Lock()
 	delete(k.waiting, uid)
 	delete(k.startTimes, uid)
+	delete(k.podIPs, uid)
 	k.mu.Unlock()
 	return nil
 }

@@ -371,10 +371,10 @@ func available(d *appsv1.Deployment) bool {
 // stopErr ends a poll at once.
 type stopErr struct{ error }
 
-// poll calls f every 100 ms until it returns nil, a stopErr, or ctx ends
+// poll calls f every 50 ms until it returns nil, a stopErr, or ctx ends
 // (the last error is returned).
 func poll(ctx context.Context, f func() error) error {
-	t := time.NewTicker(100 * time.Millisecond)
+	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for {
 		err := f()

@@ -64,7 +64,7 @@ func (s *Server) withAuthentication(next http.Handler) http.Handler {
 			return
 		}
 		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && s.cfg.ServiceAccountIssuer != nil && satoken.LooksLikeToken(tok) {
-			u, err := s.authenticateServiceAccount(r.Context(), tok, s.audiences())
+			u, _, err := s.authenticateServiceAccount(r.Context(), tok, s.audiences())
 			if err == nil {
 				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
 				return

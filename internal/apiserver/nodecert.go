@@ -14,6 +14,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/k1s/k1s/internal/nodeauth"
 )
 
 // nodeCertPath is where a joining agent exchanges its join token (and later
@@ -27,8 +29,6 @@ const nodeCertPath = "/v1-k1s/client-cert"
 const (
 	KubeProxyUser            = "system:kube-proxy"
 	LocalPathProvisionerUser = "system:k1s-local-path-provisioner"
-	nodeUserPrefix           = "system:node:"
-	nodesGroup               = "system:nodes"
 )
 
 // defaultNodeCertTTL is how long an agent's certificates last (upstream's
@@ -95,8 +95,7 @@ func (s *Server) serveNodeCert(w http.ResponseWriter, r *http.Request) {
 // orgs.
 func mayHaveIdentity(u User, cn string, orgs []string) error {
 	bootstrap := hasGroup(u.Groups, BootstrapGroup)
-	node, isNode := strings.CutPrefix(u.Name, nodeUserPrefix)
-	isNode = isNode && hasGroup(u.Groups, nodesGroup)
+	node, isNode := nodeauth.NodeIdentity(u.Name, u.Groups)
 	if !bootstrap && !isNode && !hasGroup(u.Groups, privilegedGroup) {
 		return fmt.Errorf("User %q may not request client certificates: only joining agents (the node token) and nodes may", u.Name)
 	}
@@ -106,13 +105,13 @@ func mayHaveIdentity(u User, cn string, orgs []string) error {
 			return fmt.Errorf("%s certificates carry no groups, the request asks for %v", cn, orgs)
 		}
 		return nil
-	case strings.HasPrefix(cn, nodeUserPrefix):
-		name := strings.TrimPrefix(cn, nodeUserPrefix)
+	case strings.HasPrefix(cn, nodeauth.NodeUserPrefix):
+		name := strings.TrimPrefix(cn, nodeauth.NodeUserPrefix)
 		if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
 			return fmt.Errorf("invalid node name %q: %s", name, strings.Join(msgs, "; "))
 		}
-		if !slices.Equal(orgs, []string{nodesGroup}) {
-			return fmt.Errorf("node certificates are in exactly the group %s, the request asks for %v", nodesGroup, orgs)
+		if !slices.Equal(orgs, []string{nodeauth.NodesGroup}) {
+			return fmt.Errorf("node certificates are in exactly the group %s, the request asks for %v", nodeauth.NodesGroup, orgs)
 		}
 		if isNode && !bootstrap && name != node {
 			return fmt.Errorf("node %q may not request a certificate for node %q", node, name)

@@ -193,10 +193,11 @@ func (s *Server) getCached(ctx context.Context, gvr schema.GroupVersionResource,
 // cluster: signature, audience and lifetime, and that the service
 // account and the object the token is bound to still exist with the UIDs
 // the token names (a deleted pod's token stops working).
-func (s *Server) authenticateServiceAccount(ctx context.Context, token string, audiences []string) (User, error) {
+// It returns the token's claims too (TokenReview reports its audiences).
+func (s *Server) authenticateServiceAccount(ctx context.Context, token string, audiences []string) (User, *satoken.Claims, error) {
 	c, err := s.cfg.ServiceAccountIssuer.Verify(token, audiences)
 	if err != nil {
-		return User{}, err
+		return User{}, nil, err
 	}
 	k := c.Kubernetes
 	for _, b := range []struct {
@@ -214,11 +215,11 @@ func (s *Server) authenticateServiceAccount(ctx context.Context, token string, a
 		}
 		obj, err := s.getCached(ctx, b.gvr, b.ns, b.ref.Name)
 		if err != nil {
-			return User{}, fmt.Errorf("%w: %s %s/%s is gone", satoken.ErrInvalid, b.gvr.Resource, b.ns, b.ref.Name)
+			return User{}, nil, fmt.Errorf("%w: %s %s/%s is gone", satoken.ErrInvalid, b.gvr.Resource, b.ns, b.ref.Name)
 		}
 		m, err := metaOf(obj)
 		if err != nil || (b.ref.UID != "" && string(m.GetUID()) != b.ref.UID) {
-			return User{}, fmt.Errorf("%w: %s %s/%s was recreated", satoken.ErrInvalid, b.gvr.Resource, b.ns, b.ref.Name)
+			return User{}, nil, fmt.Errorf("%w: %s %s/%s was recreated", satoken.ErrInvalid, b.gvr.Resource, b.ns, b.ref.Name)
 		}
 	}
 	u := User{
@@ -232,7 +233,7 @@ func (s *Server) authenticateServiceAccount(ctx context.Context, token string, a
 			"authentication.kubernetes.io/pod-uid":  {k.Pod.UID},
 		}
 	}
-	return u, nil
+	return u, c, nil
 }
 
 // admitPodServiceAccount is upstream's ServiceAccount admission for a new

@@ -196,13 +196,13 @@ type Kubelet struct {
 	seenOwner map[string]types.UID
 	// startTimes remember when this kubelet first acted on a pod.
 	startTimes map[types.UID]metav1.Time
-	node       *corev1.Node          // last node object written or read
-	podCIDR    string                // last pod CIDR handed to OnPodCIDR
+	node       *corev1.Node // last node object written or read
+	podCIDR    string       // last pod CIDR handed to OnPodCIDR
 	// podIPs are the addresses of the pods' current sandboxes, as the
 	// runtime gave them (the probes' target; the API's may be older).
 	podIPs map[types.UID]string
-	lease      *coordinationv1.Lease // last lease written; only leaseLoop uses it
-	ready      chan struct{}
+	lease  *coordinationv1.Lease // last lease written; only leaseLoop uses it
+	ready  chan struct{}
 }
 
 type waitingReason struct {

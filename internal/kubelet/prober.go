@@ -295,18 +295,21 @@ const errNoPodIP = "the pod has no IP address yet"
 
 // probe runs one probe once.
 func (m *probeManager) probe(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, p *corev1.Probe, timeout time.Duration) (bool, string) {
-	// The pod's address as last reported: a probe worker lives as long as
-	// its container, and the pod may have a new sandbox (a new address)
-	// since the worker started, as after a node restart.
-	host := pod.Status.PodIP
-	if cur := m.k.podByUID(pod.UID); cur != nil && cur.Status.PodIP != "" {
-		host = cur.Status.PodIP
-	}
+	// The address of the pod's current sandbox: a probe worker lives as
+	// long as its container, and the address the API had when it started
+	// may be an older sandbox's (after a node restart). Before the first
+	// sync has one, the API's, newest first.
 	m.k.mu.Lock()
-	if ip := m.k.podIPs[pod.UID]; ip != "" {
-		host = ip
-	}
+	host := m.k.podIPs[pod.UID]
 	m.k.mu.Unlock()
+	if host == "" {
+		if cur := m.k.podByUID(pod.UID); cur != nil {
+			host = cur.Status.PodIP
+		}
+	}
+	if host == "" {
+		host = pod.Status.PodIP
+	}
 	if host == "" && (p.HTTPGet != nil && p.HTTPGet.Host == "" || p.TCPSocket != nil && p.TCPSocket.Host == "") {
 		return false, errNoPodIP
 	}

@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"github.com/google/nftables"
-	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/k1s/k1s/internal/podnetwork"
 )
 
 // The node network: the host's bridge and every extra node's namespace.
@@ -171,53 +171,7 @@ func removeBridge() error {
 // writeNodeNetTable (re)writes the host's masquerade of node-network
 // traffic going elsewhere, in one transaction.
 func writeNodeNetTable() error {
-	conn, err := nftables.New()
-	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
-	}
-	t := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: NodeNetTable}
-	conn.AddTable(t)
-	conn.DelTable(t)
-	conn.AddTable(t)
-	accept := nftables.ChainPolicyAccept
-	post := conn.AddChain(&nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
-		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource, Policy: &accept})
-	fwd := conn.AddChain(&nftables.Chain{Name: "forward", Table: t, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &accept})
-	e := matchPrefix(12, nodeNet, expr.CmpOpEq)
-	e = append(e, matchPrefix(16, nodeNet, expr.CmpOpNeq)...)
-	e = append(e, &expr.Masq{})
-	conn.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: e})
-	for _, off := range []uint32{12, 16} {
-		conn.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: append(matchPrefix(off, nodeNet, expr.CmpOpEq), &expr.Verdict{Kind: expr.VerdictAccept})})
-	}
-	if err := conn.Flush(); err != nil {
-		return fmt.Errorf("nftables table %s: %w", NodeNetTable, err)
-	}
-	return nil
+	return podnetwork.WriteMasqueradeTable(NodeNetTable, nodeNet, nodeNet)
 }
 
-func deleteNodeNetTable() error {
-	conn, err := nftables.New()
-	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
-	}
-	if _, err := conn.ListTableOfFamily(NodeNetTable, nftables.TableFamilyIPv4); err != nil {
-		return nil // not there
-	}
-	conn.DelTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: NodeNetTable})
-	if err := conn.Flush(); err != nil {
-		return fmt.Errorf("deleting nftables table %s: %w", NodeNetTable, err)
-	}
-	return nil
-}
-
-// matchPrefix compares the IPv4 header's address at off with p.
-func matchPrefix(off uint32, p netip.Prefix, op expr.CmpOp) []expr.Any {
-	a := p.Addr().As4()
-	return []expr.Any{
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: 4},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: net.CIDRMask(p.Bits(), 32), Xor: make([]byte, 4)},
-		&expr.Cmp{Op: op, Register: 1, Data: a[:]},
-	}
-}
+func deleteNodeNetTable() error { return podnetwork.DeleteTable(NodeNetTable) }

@@ -107,7 +107,7 @@ func Reap(dir string, roots []string) error {
 	killUnder(dir, roots)
 	unmountUnder(dir)
 	var errs []error
-	if err := removeCgroups(roots); err != nil {
+	if err := RemoveCgroups(roots...); err != nil {
 		errs = append(errs, err)
 	}
 	if left := mountsUnder(dir); len(left) > 0 {
@@ -132,7 +132,7 @@ func killUnder(dir string, roots []string) {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
-	for _, d := range cgroupDirs(roots) {
+	for _, d := range CgroupDirs(roots...) {
 		filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
 			if err != nil || e.Name() != "cgroup.procs" {
 				return nil
@@ -148,34 +148,26 @@ func killUnder(dir string, roots []string) {
 	}
 }
 
-// cgroupDirs lists the directories of the cgroup roots under
-// /sys/fs/cgroup: the unified hierarchy, or every v1 controller.
-func cgroupDirs(roots []string) []string {
+// CgroupDirs lists the directories of the cgroup roots (cgroupfs paths
+// such as /k1s) in every mounted hierarchy, v1 and v2.
+func CgroupDirs(roots ...string) []string {
 	var dirs []string
 	for _, r := range roots {
-		if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
-			dirs = append(dirs, filepath.Join("/sys/fs/cgroup", r))
-			continue
-		}
-		ctrls, _ := filepath.Glob("/sys/fs/cgroup/*")
-		for _, c := range ctrls {
-			dirs = append(dirs, filepath.Join(c, r))
+		d, _ := filepath.Glob("/sys/fs/cgroup/*" + r)
+		dirs = append(dirs, d...)
+		if _, err := os.Stat("/sys/fs/cgroup" + r); err == nil {
+			dirs = append(dirs, "/sys/fs/cgroup"+r)
 		}
 	}
-	var out []string
-	for _, d := range dirs {
-		if _, err := os.Stat(d); err == nil {
-			out = append(out, d)
-		}
-	}
-	return out
+	return dirs
 }
 
-// removeCgroups removes the cgroup trees of roots, deepest first, waiting
-// briefly for killed processes to leave them.
-func removeCgroups(roots []string) error {
+// RemoveCgroups removes the cgroup trees of roots, children first,
+// waiting briefly for killed processes to leave them; a cgroup that still
+// holds processes after that stays, and is reported.
+func RemoveCgroups(roots ...string) error {
 	var errs []error
-	for _, d := range cgroupDirs(roots) {
+	for _, d := range CgroupDirs(roots...) {
 		var all []string
 		filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
 			if err == nil && e.IsDir() {

@@ -292,7 +292,7 @@ func Cleanup() error {
 
 func cleanupAt(path string) error {
 	var errs []error
-	if err := deleteTable(path); err != nil {
+	if err := deleteTable(path, TableName); err != nil {
 		errs = append(errs, err)
 	}
 	h, err := netlinkHandle(path)

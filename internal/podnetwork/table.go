@@ -34,7 +34,7 @@ func (n *Network) syncTable(spec tableSpec) error {
 			return nil
 		}
 	}
-	writeTable(conn, spec)
+	writeTable(conn, TableName, spec)
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("writing nftables table %s: %w", TableName, err)
 	}
@@ -48,8 +48,8 @@ func (n *Network) syncTable(spec tableSpec) error {
 // writeTable queues the table's replacement in one transaction: add (so
 // the delete cannot fail), delete, and build it anew. Packets see the old
 // table or the new one, never none.
-func writeTable(conn *nftables.Conn, spec tableSpec) {
-	t := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: TableName}
+func writeTable(conn *nftables.Conn, name string, spec tableSpec) {
+	t := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: name}
 	conn.AddTable(t)
 	conn.DelTable(t)
 	conn.AddTable(t)
@@ -91,18 +91,41 @@ func matchPrefix(off uint32, p netip.Prefix, op expr.CmpOp) []expr.Any {
 	}
 }
 
-// deleteTable removes the table if it exists.
-func deleteTable(path string) error {
+// WriteMasqueradeTable replaces the nftables table name (family ip) in
+// our own network namespace with the rules a node's pod network has:
+// traffic from src to outside cluster is masqueraded, and traffic from or
+// to cluster is accepted on forward. `k1s up` uses it for the network its
+// nodes share.
+func WriteMasqueradeTable(name string, src, cluster netip.Prefix) error {
+	conn, closeNS, err := nftConn("")
+	if err != nil {
+		return err
+	}
+	defer closeNS()
+	writeTable(conn, name, tableSpec{cluster: cluster, podCIDR: src})
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("writing nftables table %s: %w", name, err)
+	}
+	return nil
+}
+
+// DeleteTable removes the nftables table name (family ip) from our own
+// network namespace if it exists.
+func DeleteTable(name string) error { return deleteTable("", name) }
+
+// deleteTable removes the table name from the namespace at path if it
+// exists.
+func deleteTable(path, name string) error {
 	conn, closeNS, err := nftConn(path)
 	if err != nil {
 		return err
 	}
 	defer closeNS()
-	t := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: TableName}
+	t := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: name}
 	conn.AddTable(t)
 	conn.DelTable(t)
 	if err := conn.Flush(); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("deleting nftables table %s: %w", TableName, err)
+		return fmt.Errorf("deleting nftables table %s: %w", name, err)
 	}
 	return nil
 }

@@ -3,10 +3,9 @@ package testcluster
 import (
 	"bytes"
 	"context"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -23,29 +22,13 @@ func Kubectl(ctx context.Context, kubeconfig, stdin string, args ...string) (str
 	return stdout.String(), stderr.String(), err
 }
 
-// CgroupDirs lists the cgroup directory root (a cgroupfs path such as
-// /k1s-e2e) in every mounted hierarchy, v1 and v2.
-func CgroupDirs(root string) []string {
-	dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + root)
-	if _, err := os.Stat("/sys/fs/cgroup" + root); err == nil {
-		dirs = append(dirs, "/sys/fs/cgroup"+root)
+// MustKubectl is Kubectl that fails the test when kubectl fails, with
+// both outputs; it returns stdout.
+func MustKubectl(t testing.TB, kubeconfig, stdin string, args ...string) string {
+	t.Helper()
+	out, errOut, err := Kubectl(context.Background(), kubeconfig, stdin, args...)
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out, errOut)
 	}
-	return dirs
-}
-
-// RemoveCgroups removes root and every cgroup below it, in every
-// hierarchy, children first. Cgroups that still hold processes stay.
-func RemoveCgroups(root string) {
-	for _, d := range CgroupDirs(root) {
-		var all []string
-		filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
-			if err == nil && e.IsDir() {
-				all = append(all, p)
-			}
-			return nil
-		})
-		for i := len(all) - 1; i >= 0; i-- {
-			os.Remove(all[i])
-		}
-	}
+	return out
 }

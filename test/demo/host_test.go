@@ -13,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/k1s/k1s/internal/localcluster"
-	"github.com/k1s/k1s/internal/testcluster"
 )
 
 // namePrefix starts the name of everything a local cluster makes on the
@@ -189,7 +188,7 @@ func leftovers(t *testing.T, before hostState, state *localcluster.State, dataDi
 			left = append(left, "network namespace "+ns+" of node "+n.Name)
 		}
 		if n.CgroupRoot != "" {
-			for _, d := range testcluster.CgroupDirs(n.CgroupRoot) {
+			for _, d := range localcluster.CgroupDirs(n.CgroupRoot) {
 				if !slices.Contains(before.cgroups, d) && !slices.Contains(now.cgroups, d) {
 					left = append(left, "cgroup "+d+" of node "+n.Name)
 				}

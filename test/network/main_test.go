@@ -409,11 +409,7 @@ func kubectlRaw(ctx context.Context, stdin string, args ...string) (string, stri
 
 func kubectl(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
-	out, errOut, err := kubectlRaw(context.Background(), stdin, args...)
-	if err != nil {
-		t.Fatalf("kubectl %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out, errOut)
-	}
-	return out
+	return testcluster.MustKubectl(t, kubeconfig, stdin, args...)
 }
 
 func eventually(t *testing.T, timeout time.Duration, f func() error) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/k1s/k1s/internal/agent"
 	"github.com/k1s/k1s/internal/image"
+	"github.com/k1s/k1s/internal/localcluster"
 	"github.com/k1s/k1s/internal/nodetoken"
 	"github.com/k1s/k1s/internal/podnetwork"
 	"github.com/k1s/k1s/internal/proxy"
@@ -145,7 +146,9 @@ func run(m *testing.M, dir string) int {
 func drainNode(ctx context.Context) error {
 	defer func() {
 		stopAgent()
-		testcluster.RemoveCgroups(cgroupRoot)
+		if err := localcluster.RemoveCgroups(cgroupRoot); err != nil {
+			fmt.Println("node e2e: removing the cgroups:", err)
+		}
 		exec.Command("ip", "link", "del", bridge).Run()
 		// The agent's pod network programs this machine's netns.
 		if err := podnetwork.Cleanup(); err != nil {
@@ -269,11 +272,7 @@ func kubectlRaw(ctx context.Context, stdin string, args ...string) (string, stri
 
 func mustKubectl(t *testing.T, stdin string, args ...string) string {
 	t.Helper()
-	out, errOut, err := kubectlRaw(context.Background(), stdin, args...)
-	if err != nil {
-		t.Fatalf("kubectl %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out, errOut)
-	}
-	return out
+	return testcluster.MustKubectl(t, kubeconfig, stdin, args...)
 }
 
 func eventually(t *testing.T, timeout time.Duration, f func() error) {

@@ -83,6 +83,10 @@ type Options struct {
 	Log       *slog.Logger
 	// OnReady, if set, is called once the node is registered.
 	OnReady func()
+	// WaitAPI, if set, blocks until the api-server answers (or fails
+	// when ctx ends): the agent starts its containerd and loads the
+	// image meanwhile, and talks to the api-server only after it.
+	WaitAPI func(ctx context.Context) error
 }
 
 func (o *Options) defaults() error {
@@ -139,22 +143,68 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("agent: %w", err)
 	}
 	log := o.Log
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, ctx := errgroup.WithContext(ctx)
+	// stop ends what runs already (containerd) after a failure.
+	stop := func(err error) error {
+		cancel()
+		return errors.Join(err, g.Wait())
+	}
+	// The runtime first: containerd and the add-ons' image take longest,
+	// and need no api-server.
+	endpoint := o.ContainerRuntimeEndpoint
+	var ctrd *containerd.Containerd
+	if endpoint == "" {
+		var selfImage *image.SelfImageLoad
+		if o.K1sBinary != "" {
+			selfImage = image.PrepareSelfImage(o.K1sBinary, o.DataDir)
+		}
+		var err error
+		ctrd, err = containerd.New(containerd.Options{
+			DataDir: o.DataDir, PodCIDR: o.PodCIDR, BridgeName: o.BridgeName,
+			StreamAddress: streamAddress(o.NodeIP), NetNSPath: o.NetNSPath,
+			Log: log.With("component", "containerd"),
+		})
+		if err != nil {
+			if selfImage != nil {
+				selfImage.Close()
+			}
+			return stop(err)
+		}
+		g.Go(func() error { return ctrd.Run(ctx) })
+		if err := ctrd.WaitReady(ctx); err != nil {
+			if selfImage != nil {
+				selfImage.Close()
+			}
+			return stop(fmt.Errorf("containerd: %w", err))
+		}
+		endpoint = ctrd.Endpoint()
+		if selfImage != nil {
+			loadSelfImage(ctx, selfImage, ctrd, log)
+		}
+	}
+	if o.WaitAPI != nil {
+		if err := o.WaitAPI(ctx); err != nil {
+			return stop(err)
+		}
+	}
 	// Upstream kubelet's defaults (kubeAPIQPS 50, burst 100): status
 	// writes and events of a burst of pods must not queue behind
 	// client-go's default 5 QPS.
 	client, err := newClient(o.Config)
 	if err != nil {
-		return err
+		return stop(err)
 	}
 	proxyClient, provisionerClient := client, client
 	if o.ProxyConfig != nil {
 		if proxyClient, err = newClient(o.ProxyConfig); err != nil {
-			return err
+			return stop(err)
 		}
 	}
 	if o.ProvisionerConfig != nil {
 		if provisionerClient, err = newClient(o.ProvisionerConfig); err != nil {
-			return err
+			return stop(err)
 		}
 	}
 	// Our own containerd means our own pod network: routes to the other
@@ -166,7 +216,7 @@ func Run(ctx context.Context, o Options) error {
 			NetNSPath: o.NetNSPath, Log: log.With("component", "podnetwork"),
 		})
 		if err != nil {
-			return err
+			return stop(err)
 		}
 	}
 	var proxier *proxy.Proxier
@@ -184,7 +234,7 @@ func Run(ctx context.Context, o Options) error {
 			MetricsAddr: o.ProxyMetricsAddr, NetNSPath: o.NetNSPath, Log: log.With("component", "proxy"),
 		})
 		if err != nil {
-			return err
+			return stop(err)
 		}
 	}
 	// Local-path volumes live on this node's disk: this node provisions them.
@@ -193,34 +243,11 @@ func Run(ctx context.Context, o Options) error {
 		Log: log.With("component", "local-path"),
 	})
 	if err != nil {
-		return err
-	}
-	g, ctx := errgroup.WithContext(ctx)
-
-	endpoint := o.ContainerRuntimeEndpoint
-	var ctrd *containerd.Containerd
-	if endpoint == "" {
-		ctrd, err = containerd.New(containerd.Options{
-			DataDir: o.DataDir, PodCIDR: o.PodCIDR, BridgeName: o.BridgeName,
-			StreamAddress: streamAddress(o.NodeIP), NetNSPath: o.NetNSPath,
-			Log: log.With("component", "containerd"),
-		})
-		if err != nil {
-			return err
-		}
-		g.Go(func() error { return ctrd.Run(ctx) })
-		if err := ctrd.WaitReady(ctx); err != nil {
-			cerr := g.Wait()
-			return errors.Join(fmt.Errorf("containerd: %w", err), cerr)
-		}
-		endpoint = ctrd.Endpoint()
-		if o.K1sBinary != "" {
-			loadSelfImage(ctx, o, ctrd, log)
-		}
+		return stop(err)
 	}
 	rt, err := cri.New(endpoint)
 	if err != nil {
-		return errors.Join(err, g.Wait())
+		return stop(err)
 	}
 	defer rt.Close()
 
@@ -235,7 +262,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(bind, strconv.Itoa(port)))
 	if err != nil {
-		return errors.Join(fmt.Errorf("kubelet server: %w", err), g.Wait())
+		return stop(fmt.Errorf("kubelet server: %w", err))
 	}
 	events, recorder := eventrecorder.New(ctx, client.CoreV1(), log, "kubelet")
 	defer events.Shutdown()
@@ -256,12 +283,12 @@ func Run(ctx context.Context, o Options) error {
 	})
 	if err != nil {
 		ln.Close()
-		return errors.Join(err, g.Wait())
+		return stop(err)
 	}
 	tlsCfg, err := servingTLS(filepath.Join(o.DataDir, "kubelet"), o.NodeName, nodeIP)
 	if err != nil {
 		ln.Close()
-		return errors.Join(err, g.Wait())
+		return stop(err)
 	}
 	srvOpts := kubeletserver.Options{Pods: kl, Runtime: rt, TLS: tlsCfg, Log: log.With("component", "kubelet-server")}
 	if len(o.Config.CAData) > 0 {
@@ -272,7 +299,7 @@ func Run(ctx context.Context, o Options) error {
 	srv, err := kubeletserver.New(srvOpts)
 	if err != nil {
 		ln.Close()
-		return errors.Join(err, g.Wait())
+		return stop(err)
 	}
 	if podNet != nil {
 		g.Go(func() error { return podNet.Run(ctx) })
@@ -299,10 +326,11 @@ func Run(ctx context.Context, o Options) error {
 
 // loadSelfImage loads the k1s image into the node's containerd. Without
 // it only the add-ons cannot start, so a failure is logged, not fatal.
-func loadSelfImage(ctx context.Context, o Options, ctrd *containerd.Containerd, log *slog.Logger) {
+func loadSelfImage(ctx context.Context, l *image.SelfImageLoad, ctrd *containerd.Containerd, log *slog.Logger) {
 	start := time.Now()
 	rt, err := cri.New(ctrd.Endpoint())
 	if err != nil {
+		l.Close()
 		log.Warn("cannot load the k1s image: the add-ons will not start on this node", "err", err)
 		return
 	}
@@ -314,7 +342,7 @@ func loadSelfImage(ctx context.Context, o Options, ctrd *containerd.Containerd, 
 		}
 		return st != nil, nil
 	}
-	if err := image.EnsureSelfImage(ctx, ctrd.Address(), o.K1sBinary, o.DataDir, present); err != nil {
+	if err := l.Load(ctx, ctrd.Address(), present); err != nil {
 		log.Warn("cannot load the k1s image: the add-ons will not start on this node", "err", err)
 		return
 	}

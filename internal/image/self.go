@@ -45,21 +45,90 @@ func SelfImage(binary string) (v1.Image, error) {
 	}, ImageConfig{Entrypoint: []string{"/k1s"}})
 }
 
-// EnsureSelfImage makes SelfImageRef, built from binary, available in
-// the containerd at containerdAddress (namespace k8s.io). A marker in
-// stateDir remembers the binary's digest last loaded, so that an agent
-// restart with the same binary costs one hash of it, and a rebuilt
-// binary under the same version is loaded again. present says whether
-// containerd has the image now.
-func EnsureSelfImage(ctx context.Context, containerdAddress, binary, stateDir string, present func(ctx context.Context, ref string) (bool, error)) error {
-	sum, err := fileDigest(binary)
+// SelfImageLoad makes SelfImageRef, built from a k1s binary, available
+// in a node's containerd (namespace k8s.io), in two steps so that the
+// slow part overlaps containerd's start: PrepareSelfImage hashes the
+// binary and, unless the image was loaded already, writes its archive;
+// Load imports it once containerd answers. A marker in the state dir
+// remembers the binary's digest last loaded, so that a restart with the
+// same binary costs one hash of it, and a rebuilt binary under the same
+// version is loaded again.
+type SelfImageLoad struct {
+	binary, stateDir string
+	done             chan struct{}
+	// Set before done closes:
+	err     error
+	want    string // the marker's content for this binary
+	loaded  bool   // the marker says this binary's image was loaded
+	archive string // the docker-archive written, unless loaded
+}
+
+// PrepareSelfImage starts preparing binary's image in the background.
+// Load must follow (it removes the archive), or Close.
+func PrepareSelfImage(binary, stateDir string) *SelfImageLoad {
+	l := &SelfImageLoad{binary: binary, stateDir: stateDir, done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		sum, err := fileDigest(binary)
+		if err != nil {
+			l.err = fmt.Errorf("k1s image: %w", err)
+			return
+		}
+		l.want = SelfImageRef() + " " + sum + "\n"
+		got, err := os.ReadFile(l.markerPath())
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			l.err = fmt.Errorf("k1s image: %w", err)
+			return
+		}
+		if l.loaded = err == nil && string(got) == l.want; !l.loaded {
+			l.archive, l.err = l.writeArchive()
+		}
+	}()
+	return l
+}
+
+func (l *SelfImageLoad) markerPath() string { return filepath.Join(l.stateDir, "k1s-image.digest") }
+
+// writeArchive writes the image's docker-archive into the state dir.
+func (l *SelfImageLoad) writeArchive() (string, error) {
+	img, err := SelfImage(l.binary)
 	if err != nil {
-		return fmt.Errorf("k1s image: %w", err)
+		return "", err
+	}
+	if err := os.MkdirAll(l.stateDir, 0o700); err != nil {
+		return "", fmt.Errorf("k1s image: %w", err)
+	}
+	f, err := os.CreateTemp(l.stateDir, "k1s-image-*.tar")
+	if err != nil {
+		return "", fmt.Errorf("k1s image: %w", err)
+	}
+	if err := WriteDockerArchive(f, SelfImageRef(), img); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("k1s image: %w", err)
+	}
+	return f.Name(), nil
+}
+
+// Load waits for the preparation and imports the image into the
+// containerd at containerdAddress, unless the marker matches and present
+// says containerd has the image already.
+func (l *SelfImageLoad) Load(ctx context.Context, containerdAddress string, present func(ctx context.Context, ref string) (bool, error)) error {
+	select {
+	case <-l.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer l.Close()
+	if l.err != nil {
+		return l.err
 	}
 	ref := SelfImageRef()
-	marker := filepath.Join(stateDir, "k1s-image.digest")
-	want := ref + " " + sum + "\n"
-	if got, err := os.ReadFile(marker); err == nil && string(got) == want {
+	if l.loaded {
 		ok, err := present(ctx, ref)
 		if err != nil {
 			return fmt.Errorf("k1s image: %w", err)
@@ -67,20 +136,34 @@ func EnsureSelfImage(ctx context.Context, containerdAddress, binary, stateDir st
 		if ok {
 			return nil
 		}
-	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("k1s image: %w", err)
+		// Loaded once, gone since (containerd's state was removed).
+		if l.archive, err = l.writeArchive(); err != nil {
+			return err
+		}
 	}
-	img, err := SelfImage(binary)
-	if err != nil {
+	if err := Load(ctx, containerdAddress, "k8s.io", l.archive); err != nil {
 		return err
 	}
-	if err := LoadImage(ctx, containerdAddress, "k8s.io", ref, img); err != nil {
-		return err
+	return atomicfile.Write(l.markerPath(), []byte(l.want), 0o600)
+}
+
+// Close removes the archive, at once if the preparation is over, else
+// when it is. Load calls it; call Close instead of Load, not as well.
+func (l *SelfImageLoad) Close() {
+	remove := func() {
+		if l.archive != "" {
+			os.Remove(l.archive)
+		}
 	}
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return fmt.Errorf("k1s image: %w", err)
+	select {
+	case <-l.done:
+		remove()
+	default:
+		go func() {
+			<-l.done
+			remove()
+		}()
 	}
-	return atomicfile.Write(marker, []byte(want), 0o600)
 }
 
 func fileDigest(path string) (string, error) {

@@ -284,6 +284,36 @@ func TestProbes(t *testing.T) {
 	}
 }
 
+// TestProbesBeforeFirstSuccess: until a readiness or startup probe first
+// succeeds, it is also tried between its periods, and those extra tries
+// never count as failures (a startup probe is not failed by them). With an hour's period,
+// only they can make these pods start and turn Ready within the test.
+func TestProbesBeforeFirstSuccess(t *testing.T) {
+	c := newClient(t)
+	startNode(t, c, "n1", nil, "")
+	hourly := func() *corev1.Probe {
+		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"check"}}},
+			PeriodSeconds: 3600, FailureThreshold: 1}
+	}
+	// The first exec fails (the periodic probe at start), then two of
+	// the extra ones, then it answers.
+	slow := container("c", "K1S_FAKE_EXEC_FAILS", "3")
+	slow.ReadinessProbe = hourly()
+	create(t, c, pod("slow-ready", "n1", corev1.RestartPolicyAlways, slow))
+	// The startup probe's first, counted, failure is at start, with
+	// failureThreshold 2: one more counted failure would restart it.
+	starting := container("c", "K1S_FAKE_EXEC_FAILS", "3")
+	starting.StartupProbe = hourly()
+	starting.StartupProbe.FailureThreshold = 2
+	create(t, c, pod("slow-start", "n1", corev1.RestartPolicyAlways, starting))
+
+	waitPod(t, c, "slow-ready", "ready", func(p *corev1.Pod) bool { return condTrue(p, corev1.PodReady) })
+	p := waitPod(t, c, "slow-start", "ready", func(p *corev1.Pod) bool { return condTrue(p, corev1.PodReady) })
+	if rc := p.Status.ContainerStatuses[0].RestartCount; rc != 0 {
+		t.Errorf("slow-start restarted %d times", rc)
+	}
+}
+
 func TestWaitingReasons(t *testing.T) {
 	c := newClient(t)
 	startNode(t, c, "n1", nil, "")

@@ -238,6 +238,16 @@ func (m *probeManager) run(ctx context.Context, w *probeWorker, pod *corev1.Pod,
 	t := clk.NewTicker(period)
 	defer t.Stop()
 	var successes, failures int
+	// Until a readiness or startup probe first succeeds, the kubelet also
+	// probes between the periodic probes, 25 ms after the last one and
+	// half as long again each time, so that a pod turns Ready soon after
+	// its server answers instead of up to a period later. (Upstream's
+	// kubelet gets close by probing a not-ready container again at each
+	// pod sync.) These probes only ever count a success: their failures
+	// raise no event and bring no container nearer to a restart.
+	eager := kind != probeLiveness && successThreshold == 1
+	eagerDelay := 25 * time.Millisecond
+	counted := true
 	for {
 		if kind != probeStartup && c.StartupProbe != nil && m.result(st.Id, probeStartup) != probeSuccess {
 			// Liveness and readiness wait for the startup probe.
@@ -252,11 +262,12 @@ func (m *probeManager) run(ctx context.Context, w *probeWorker, pod *corev1.Pod,
 				// Not a verdict: the pod's address is not published yet
 				// (its first status write is in flight). Try next period.
 			} else if ok {
+				eager = false
 				successes, failures = successes+1, 0
 				if successes >= successThreshold {
 					m.set(key, probeSuccess, pod.UID, true)
 				}
-			} else {
+			} else if counted {
 				successes, failures = 0, failures+1
 				m.k.recorder.Eventf(pod, corev1.EventTypeWarning, "Unhealthy", "%s probe failed: %s", kind, msg)
 				if failures >= failureThreshold {
@@ -267,10 +278,24 @@ func (m *probeManager) run(ctx context.Context, w *probeWorker, pod *corev1.Pod,
 				}
 			}
 		}
+		var eagerC <-chan time.Time
+		if eager && eagerDelay < period {
+			eagerC = clk.After(eagerDelay)
+			eagerDelay += eagerDelay / 2
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C():
+			counted = true
+		case <-eagerC:
+			// A periodic probe due at the same moment takes precedence.
+			select {
+			case <-t.C():
+				counted = true
+			default:
+				counted = false
+			}
 		}
 	}
 }

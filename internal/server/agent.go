@@ -18,7 +18,7 @@ import (
 
 // runAgent runs this machine's own node against the local api-server, as
 // system:node:NAME in system:nodes, with its state under DATA_DIR/agent.
-func runAgent(ctx context.Context, o Options, bundle *pki.Bundle, url string) error {
+func runAgent(ctx context.Context, o Options, bundle *pki.Bundle, url string, waitAPI func(context.Context) error) error {
 	name := o.NodeName
 	if name == "" {
 		h, err := os.Hostname()
@@ -65,6 +65,7 @@ func runAgent(ctx context.Context, o Options, bundle *pki.Bundle, url string) er
 		ao.DataDir = filepath.Join(o.DataDir, "agent")
 	}
 	ao.Log = o.Logger.With("component", "agent")
+	ao.WaitAPI = waitAPI
 	return agent.Run(ctx, ao)
 }
 

@@ -293,12 +293,11 @@ func Run(ctx context.Context, o Options) error {
 	})
 	if !o.DisableAgent {
 		g.Go(func() error {
-			if err := api.WaitReady(ctx); err != nil {
-				return nil
-			}
+			// The agent starts its containerd at once, while the
+			// api-server starts, and waits for the api-server after.
 			// A node that cannot run (no containerd, say) must not take
 			// the control plane down with it.
-			if err := runAgent(ctx, o, bundle, url); err != nil && ctx.Err() == nil {
+			if err := runAgent(ctx, o, bundle, url, api.WaitReady); err != nil && ctx.Err() == nil {
 				log.Error("the node agent stopped; the control plane keeps running (--disable-agent skips the agent)", "err", err)
 			}
 			return nil

@@ -21,6 +21,7 @@ const (
 	EnvExitCode     = "K1S_FAKE_EXIT_CODE"
 	EnvOOM          = "K1S_FAKE_OOM"
 	EnvExecExitCode = "K1S_FAKE_EXEC_EXIT_CODE"
+	EnvExecFails    = "K1S_FAKE_EXEC_FAILS"
 )
 
 type container struct {
@@ -49,7 +50,8 @@ type script struct {
 	runFor       time.Duration //
 	exitCode     int32         // when it exits on its own
 	oom          bool          //
-	execExitCode int32         // of every ExecSync
+	execExitCode int32         // of every ExecSync after the first execFails
+	execFails    int           // ExecSyncs that exit 1 first (counted down)
 }
 
 func parseScript(envs []*runtimeapi.KeyValue) (script, error) {
@@ -81,6 +83,12 @@ func parseScript(envs []*runtimeapi.KeyValue) (script, error) {
 				return s, fmt.Errorf("%s=%q: %w", EnvExecExitCode, v, err)
 			}
 			s.execExitCode = int32(n)
+		case EnvExecFails:
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return s, fmt.Errorf("%s=%q: want a non-negative count", EnvExecFails, v)
+			}
+			s.execFails = n
 		}
 	}
 	if s.oom {
@@ -290,7 +298,8 @@ func (r *Runtime) ContainerStatus(ctx context.Context, containerID string) (*run
 	}, nil
 }
 
-// ExecSync returns no output and the container's K1S_FAKE_EXEC_EXIT_CODE.
+// ExecSync returns no output and exit code 1 for the container's first
+// K1S_FAKE_EXEC_FAILS calls, then its K1S_FAKE_EXEC_EXIT_CODE.
 func (r *Runtime) ExecSync(ctx context.Context, containerID string, cmd []string, timeout time.Duration) (stdout, stderr []byte, exitCode int32, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -301,6 +310,10 @@ func (r *Runtime) ExecSync(ctx context.Context, containerID string, cmd []string
 	c.refresh(r.now())
 	if c.state != runtimeapi.ContainerState_CONTAINER_RUNNING {
 		return nil, nil, 0, fmt.Errorf("fake runtime: exec in container %q: it is %s, not running", containerID, c.state)
+	}
+	if c.execFails > 0 {
+		c.execFails--
+		return nil, nil, 1, nil
 	}
 	return nil, nil, c.execExitCode, nil
 }

@@ -35,6 +35,8 @@
 //	                                EXIT_CODE says otherwise)
 //	K1S_FAKE_EXEC_EXIT_CODE=<n>     the exit code every ExecSync in it returns (default 0);
 //	                                this is how exec probes of hollow pods pass or fail
+//	K1S_FAKE_EXEC_FAILS=<n>         the first n ExecSyncs exit 1 whatever EXEC_EXIT_CODE
+//	                                says (a server that answers only after a while)
 //
 // With none of the first three it runs until stopped. Reasons are those of
 // containerd: "Completed" for exit code 0, "Error" otherwise, "OOMKilled" for

@@ -203,6 +203,7 @@ func TestCreateContainerErrors(t *testing.T) {
 		{"bad exit code", "app", []*runtimeapi.KeyValue{env(EnvExitCode, "x")}},
 		{"bad oom", "app", []*runtimeapi.KeyValue{env(EnvOOM, "maybe")}},
 		{"bad exec exit code", "app", []*runtimeapi.KeyValue{env(EnvExecExitCode, "1.5")}},
+		{"bad exec fails", "app", []*runtimeapi.KeyValue{env(EnvExecFails, "-1")}},
 	}
 	for _, tc := range tests {
 		_, err := rt.CreateContainer(t.Context(), sandboxID, &runtimeapi.ContainerConfig{

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -50,14 +51,15 @@ func SelfImage(binary string) (v1.Image, error) {
 // slow part overlaps containerd's start: PrepareSelfImage hashes the
 // binary and, unless the image was loaded already, writes its archive;
 // Load imports it once containerd answers. A marker in the state dir
-// remembers the binary's digest last loaded, so that a restart with the
-// same binary costs one hash of it, and a rebuilt binary under the same
-// version is loaded again.
+// remembers the binary last loaded: a restart with the binary unchanged
+// on disk costs a stat, one with the same content in another file a hash
+// of it, and a rebuilt binary under the same version is loaded again.
 type SelfImageLoad struct {
 	binary, stateDir string
 	done             chan struct{}
 	// Set before done closes:
 	err     error
+	had     string // the marker's content found
 	want    string // the marker's content for this binary
 	loaded  bool   // the marker says this binary's image was loaded
 	archive string // the docker-archive written, unless loaded
@@ -69,18 +71,36 @@ func PrepareSelfImage(binary, stateDir string) *SelfImageLoad {
 	l := &SelfImageLoad{binary: binary, stateDir: stateDir, done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
-		sum, err := fileDigest(binary)
-		if err != nil {
-			l.err = fmt.Errorf("k1s image: %w", err)
-			return
-		}
-		l.want = SelfImageRef() + " " + sum + "\n"
 		got, err := os.ReadFile(l.markerPath())
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			l.err = fmt.Errorf("k1s image: %w", err)
 			return
 		}
-		if l.loaded = err == nil && string(got) == l.want; !l.loaded {
+		l.had = string(got)
+		// The marker is "REF DIGEST STAT": the same file unchanged since
+		// (size, modification time, inode) is not hashed again.
+		st, err := os.Stat(binary)
+		if err != nil {
+			l.err = fmt.Errorf("k1s image: %w", err)
+			return
+		}
+		stat := fmt.Sprintf("%d-%d", st.Size(), st.ModTime().UnixNano())
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+			stat += fmt.Sprintf("-%d-%d", sys.Dev, sys.Ino)
+		}
+		ref := SelfImageRef()
+		if f := strings.Fields(string(got)); len(f) == 3 && f[0] == ref && f[2] == stat {
+			l.want, l.loaded = string(got), true
+			return
+		}
+		sum, err := fileDigest(binary)
+		if err != nil {
+			l.err = fmt.Errorf("k1s image: %w", err)
+			return
+		}
+		l.want = ref + " " + sum + " " + stat + "\n"
+		f := strings.Fields(string(got))
+		if l.loaded = len(f) == 3 && f[0] == ref && f[1] == sum; !l.loaded {
 			l.archive, l.err = l.writeArchive()
 		}
 	}()
@@ -134,7 +154,10 @@ func (l *SelfImageLoad) Load(ctx context.Context, containerdAddress string, pres
 			return fmt.Errorf("k1s image: %w", err)
 		}
 		if ok {
-			return nil
+			if l.had == l.want {
+				return nil
+			}
+			return atomicfile.Write(l.markerPath(), []byte(l.want), 0o600) // the same binary, touched or copied
 		}
 		// Loaded once, gone since (containerd's state was removed).
 		if l.archive, err = l.writeArchive(); err != nil {

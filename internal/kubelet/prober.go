@@ -240,7 +240,7 @@ func (m *probeManager) run(ctx context.Context, w *probeWorker, pod *corev1.Pod,
 	var successes, failures int
 	// Until a readiness or startup probe first succeeds, the kubelet also
 	// probes between the periodic probes, 25 ms after the last one and
-	// half as long again each time, so that a pod turns Ready soon after
+	// a quarter longer each time, so that a pod turns Ready soon after
 	// its server answers instead of up to a period later. (Upstream's
 	// kubelet gets close by probing a not-ready container again at each
 	// pod sync.) These probes only ever count a success: their failures
@@ -281,7 +281,7 @@ func (m *probeManager) run(ctx context.Context, w *probeWorker, pod *corev1.Pod,
 		var eagerC <-chan time.Time
 		if eager && eagerDelay < period {
 			eagerC = clk.After(eagerDelay)
-			eagerDelay += eagerDelay / 2
+			eagerDelay += eagerDelay / 4
 		}
 		select {
 		case <-ctx.Done():

@@ -257,7 +257,11 @@ func Run(ctx context.Context, o Options) error {
 		keepSecretsEncrypted(ctx, secrets, client, log.With("component", "encryption"))
 		return nil
 	})
-	go oa.Build() // warm the OpenAPI documents before kubectl asks
+	// Warm the OpenAPI documents before kubectl asks, once the start's
+	// rush (the node, its pods) is over: building them costs a tenth of
+	// a second of CPU. A client asking earlier builds them itself.
+	openAPIWarm := time.AfterFunc(3*time.Second, func() { oa.Build() })
+	defer openAPIWarm.Stop()
 	g.Go(func() error {
 		if err := api.WaitReady(ctx); err != nil {
 			return nil

@@ -28,6 +28,7 @@ bench: build
 	K1S_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 15m ./test/bench/
 	$(GO) test -run '^$$' -bench . -benchtime 1s -benchmem ./internal/storage/...
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 15m ./test/node/
+	$(GO) test -run '^$$' -bench PodBurst -benchtime 1x -count 1 -timeout 10m ./internal/containerd/
 	$(GO) test -run '^$$' -bench . -benchtime 300x -count 1 -timeout 10m ./internal/proxy/
 	$(GO) test -run '^$$' -bench . -benchtime 20000x -count 1 ./internal/ingress/
 	$(GO) test -run '^$$' -bench . -benchtime 2s -benchmem ./internal/dns/

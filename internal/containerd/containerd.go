@@ -96,6 +96,9 @@ type Containerd struct {
 	// image.
 	ready atomic.Bool
 
+	// tomlEdit, set by benchmarks, rewrites the config before it is written.
+	tomlEdit func(string) string
+
 	mu      sync.Mutex
 	pid     int
 	lastErr error // why the current child is not ready, for WaitReady
@@ -221,7 +224,11 @@ func (c *Containerd) setup() error {
 			return fmt.Errorf("containerd: %w", err)
 		}
 	}
-	if err := atomicfile.Write(c.configPath(), []byte(c.configTOML()), 0o644); err != nil {
+	toml := c.configTOML()
+	if c.tomlEdit != nil {
+		toml = c.tomlEdit(toml)
+	}
+	if err := atomicfile.Write(c.configPath(), []byte(toml), 0o644); err != nil {
 		return fmt.Errorf("containerd: config: %w", err)
 	}
 	return nil

@@ -26,7 +26,7 @@ import (
 )
 
 // requireRuntime skips unless this machine can run pods.
-func requireRuntime(t *testing.T) {
+func requireRuntime(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
@@ -46,7 +46,7 @@ func requireRuntime(t *testing.T) {
 // shortTempDir is a temporary directory short enough for unix sockets
 // (t.TempDir() paths can pass 108 bytes). It is removed at the end of
 // the test, after lazily unmounting whatever is still mounted in it.
-func shortTempDir(t *testing.T) string {
+func shortTempDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "k1sc")
 	if err != nil {
@@ -86,7 +86,7 @@ func mountsUnder(dir string) []string {
 
 // removeCgroup removes a cgroupfs parent like /k1sctest/pod-1 from every
 // hierarchy (v1 controllers and the v2 unified one).
-func removeCgroup(t *testing.T, parent string) {
+func removeCgroup(t testing.TB, parent string) {
 	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
 	roots = append(roots, "/sys/fs/cgroup")
 	for _, root := range roots {
@@ -124,7 +124,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-func startRun(t *testing.T, c *Containerd) (stop func()) {
+func startRun(t testing.TB, c *Containerd) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

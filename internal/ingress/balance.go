@@ -12,12 +12,26 @@ import (
 // over while others are available.
 const ejectFor = 5 * time.Second
 
+// Idle keep-alive connections to one endpoint: at most maxIdlePerEndpoint
+// are kept, each for at most idleConnTimeout.
+const (
+	maxIdlePerEndpoint = 128
+	idleConnTimeout    = 60 * time.Second
+)
+
 // endpoint is one ready address:port of a service. It outlives routing
 // snapshots, so that outstanding requests keep counting across changes.
 type endpoint struct {
 	addr         string
 	outstanding  atomic.Int64
 	ejectedUntil atomic.Int64 // unix nanoseconds
+
+	// mu guards the idle connections, oldest first, and retired: once
+	// the endpoint has left the routing snapshot, connections handed back
+	// are closed instead of kept.
+	mu      sync.Mutex
+	idle    []*backendConn
+	retired bool
 }
 
 // pool is the set of ready endpoints of one service port.
@@ -66,3 +80,70 @@ func (p *pool) pick(tried []*endpoint, now time.Time) *endpoint {
 func (e *endpoint) done() { e.outstanding.Add(-1) }
 
 func (e *endpoint) eject(now time.Time) { e.ejectedUntil.Store(now.Add(ejectFor).UnixNano()) }
+
+// takeIdle returns the most recently used idle connection, nil when
+// there is none. Connections idle for longer than idleConnTimeout are
+// closed on the way.
+func (e *endpoint) takeIdle(now time.Time) *backendConn {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.expireLocked(now)
+	n := len(e.idle)
+	if n == 0 {
+		return nil
+	}
+	bc := e.idle[n-1]
+	e.idle[n-1] = nil
+	e.idle = e.idle[:n-1]
+	return bc
+}
+
+// putIdle keeps a connection whose exchange ended cleanly for the next
+// request, or closes it when the endpoint is retired or has enough.
+func (e *endpoint) putIdle(bc *backendConn, now time.Time) {
+	e.mu.Lock()
+	if e.retired || len(e.idle) >= maxIdlePerEndpoint {
+		e.mu.Unlock()
+		bc.close()
+		return
+	}
+	bc.idleSince = now
+	e.idle = append(e.idle, bc)
+	e.mu.Unlock()
+}
+
+// expire closes the connections idle since before now-idleConnTimeout.
+func (e *endpoint) expire(now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.expireLocked(now)
+}
+
+func (e *endpoint) expireLocked(now time.Time) {
+	cut := 0
+	for cut < len(e.idle) && now.Sub(e.idle[cut].idleSince) > idleConnTimeout {
+		e.idle[cut].close()
+		cut++
+	}
+	if cut > 0 {
+		e.idle = append(e.idle[:0], e.idle[cut:]...)
+	}
+}
+
+// retire closes the idle connections and those handed back later.
+func (e *endpoint) retire() {
+	e.mu.Lock()
+	idle := e.idle
+	e.idle, e.retired = nil, true
+	e.mu.Unlock()
+	for _, bc := range idle {
+		bc.close()
+	}
+}
+
+// idleCount is the number of idle connections kept.
+func (e *endpoint) idleCount() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.idle)
+}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +27,11 @@ import (
 // so the ingress's extra hop (a server and a client of its own) shows
 // at full weight. "1ms" is a backend that spends a millisecond per
 // request, as a real application does: what the ingress adds to it.
+//
+// CPU time (user+system, of the whole process: load generator, backend
+// and, for the ingress phases, the ingress) is reported per request for
+// each side; their difference is what the ingress costs, a figure much
+// less sensitive to other load on the machine than the rates.
 func BenchmarkIngressVsDirect(b *testing.B) {
 	for _, work := range []time.Duration{0, time.Millisecond} {
 		name := "empty"
@@ -82,8 +88,11 @@ func benchmarkIngressVsDirect(b *testing.B, work time.Duration) {
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}
 	// phase sends n requests from the clients to addr and returns how long
-	// that took and each request's latency.
-	phase := func(addr string, n int) (time.Duration, []time.Duration) {
+	// that took and each request's latency. With a rate, the clients send
+	// on a fixed schedule at that many requests a second in all (an open
+	// loop: latency under a steady load, not at saturation); without,
+	// each sends its next request as soon as it has the answer.
+	phase := func(addr string, n int, rate float64) (time.Duration, []time.Duration) {
 		latencies := make([][]time.Duration, clients)
 		var wg sync.WaitGroup
 		start := time.Now()
@@ -93,7 +102,17 @@ func benchmarkIngressVsDirect(b *testing.B, work time.Duration) {
 				share++
 			}
 			wg.Go(func() {
+				var interval time.Duration
+				if rate > 0 {
+					interval = time.Duration(float64(clients) / rate * float64(time.Second))
+				}
+				// Clients start spread over one interval.
+				next := start.Add(interval * time.Duration(i) / clients)
 				for range share {
+					if interval > 0 {
+						time.Sleep(time.Until(next))
+						next = next.Add(interval)
+					}
 					req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
 					req.Host = "bench.com"
 					t0 := time.Now()
@@ -118,7 +137,7 @@ func benchmarkIngressVsDirect(b *testing.B, work time.Duration) {
 
 	// Alternate short phases so that both sides see the same load from
 	// whatever else runs on the machine.
-	var ingressTime, directTime time.Duration
+	var ingressTime, directTime, ingressCPU, directCPU time.Duration
 	var ingressLat, directLat []time.Duration
 	b.ResetTimer()
 	for r := range rounds {
@@ -126,19 +145,42 @@ func benchmarkIngressVsDirect(b *testing.B, work time.Duration) {
 		if r < b.N%rounds {
 			n++
 		}
-		d, l := phase(c.HTTPAddr(), n)
-		ingressTime, ingressLat = ingressTime+d, append(ingressLat, l...)
-		d, l = phase(backendSrv.Listener.Addr().String(), n)
-		directTime, directLat = directTime+d, append(directLat, l...)
+		cpu0 := processCPU()
+		d, l := phase(c.HTTPAddr(), n, 0)
+		cpu1 := processCPU()
+		ingressTime, ingressLat, ingressCPU = ingressTime+d, append(ingressLat, l...), ingressCPU+cpu1-cpu0
+		d, l = phase(backendSrv.Listener.Addr().String(), n, 0)
+		directTime, directLat, directCPU = directTime+d, append(directLat, l...), directCPU+processCPU()-cpu1
+	}
+	// Then a steady load of half what the ingress served at saturation,
+	// the same each way, for latency under load (b.N/4 requests each
+	// way, in alternating rounds).
+	steady := float64(len(ingressLat)) / ingressTime.Seconds() / 2
+	var ingressSteady, directSteady []time.Duration
+	for r := range rounds {
+		n := b.N / 4 / rounds
+		if r < b.N/4%rounds {
+			n++
+		}
+		_, l := phase(c.HTTPAddr(), n, steady)
+		ingressSteady = append(ingressSteady, l...)
+		_, l = phase(backendSrv.Listener.Addr().String(), n, steady)
+		directSteady = append(directSteady, l...)
 	}
 	b.StopTimer()
-	p99 := func(l []time.Duration) float64 {
+	pct := func(l []time.Duration, p int) float64 {
 		if len(l) == 0 {
 			return 0
 		}
 		slices.Sort(l)
-		return float64(l[len(l)*99/100].Microseconds())
+		return float64(l[len(l)*p/100].Microseconds())
 	}
+	p99 := func(l []time.Duration) float64 { return pct(l, 99) }
+	b.ReportMetric(steady, "steady-req/s")
+	b.ReportMetric(pct(ingressSteady, 50), "steady-ingress-p50-µs")
+	b.ReportMetric(pct(directSteady, 50), "steady-direct-p50-µs")
+	b.ReportMetric(p99(ingressSteady), "steady-ingress-p99-µs")
+	b.ReportMetric(p99(directSteady), "steady-direct-p99-µs")
 	ingressRate := float64(len(ingressLat)) / ingressTime.Seconds()
 	directRate := float64(len(directLat)) / directTime.Seconds()
 	b.ReportMetric(ingressRate, "ingress-req/s")
@@ -146,4 +188,15 @@ func benchmarkIngressVsDirect(b *testing.B, work time.Duration) {
 	b.ReportMetric(p99(ingressLat), "ingress-p99-µs")
 	b.ReportMetric(p99(directLat), "direct-p99-µs")
 	b.ReportMetric(ingressRate/directRate, "throughput-ratio")
+	b.ReportMetric(float64(ingressCPU.Microseconds())/float64(len(ingressLat)), "ingress-cpu-µs/req")
+	b.ReportMetric(float64(directCPU.Microseconds())/float64(len(directLat)), "direct-cpu-µs/req")
+}
+
+// processCPU is the user and system CPU time the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -73,7 +75,8 @@ type Controller struct {
 	table       atomic.Pointer[table]
 	metrics     *metrics
 	defaultCert *tls.Certificate
-	transport   *http.Transport
+	dialer      *net.Dialer
+	buffers     *sync.Pool
 
 	ready                        chan struct{}
 	httpAddr, httpsAddr, healthA net.Addr
@@ -96,15 +99,9 @@ func New(o Options) (*Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ingress: %w", err)
 	}
-	c := &Controller{o: o, metrics: newMetrics(), defaultCert: cert, ready: make(chan struct{})}
-	c.transport = &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       60 * time.Second,
-		ResponseHeaderTimeout: 0, // streams and long polls may wait
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
+	c := &Controller{o: o, metrics: newMetrics(), defaultCert: cert, ready: make(chan struct{}),
+		dialer:  &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second},
+		buffers: newBufferPool(),
 	}
 	c.table.Store(buildTable(input{className: o.ClassName}, nil))
 	return c, nil
@@ -214,36 +211,57 @@ func (c *Controller) Run(ctx context.Context) error {
 		return err
 	}
 
-	servers, err := c.listen()
+	l, err := c.listen()
 	if err != nil {
 		return err
 	}
-	// Requests, including upgraded connections, end with serveCtx: after
-	// the servers' graceful shutdown has had its chance.
+	// Connections, including upgraded ones, and dials end with serveCtx:
+	// after the graceful shutdown has had its chance.
 	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServing()
 	g, gctx := errgroup.WithContext(ctx)
-	for _, s := range servers {
-		s.srv.BaseContext = func(net.Listener) context.Context { return serveCtx }
-		g.Go(func() error {
-			if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("ingress: serve %s: %w", s.ln.Addr(), err)
-			}
-			return nil
-		})
+	for i, f := range l.frontends {
+		g.Go(func() error { return f.serve(serveCtx, l.proxyLns[i]) })
 	}
+	g.Go(func() error {
+		if err := l.health.Serve(l.healthLn); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("ingress: serve %s: %w", l.healthLn.Addr(), err)
+		}
+		return nil
+	})
 	g.Go(func() error {
 		<-gctx.Done()
 		sctx, scancel := context.WithTimeout(context.WithoutCancel(gctx), shutdownGrace)
 		defer scancel()
-		for _, s := range servers {
-			if err := s.srv.Shutdown(sctx); err != nil {
-				s.srv.Close()
+		var wg sync.WaitGroup
+		for i, f := range l.frontends {
+			wg.Go(func() { f.shutdown(sctx, l.proxyLns[i]) })
+		}
+		if err := l.health.Shutdown(sctx); err != nil {
+			l.health.Close()
+		}
+		wg.Wait()
+		stopServing()
+		for _, e := range c.table.Load().endpoints {
+			e.retire()
+		}
+		return nil
+	})
+	g.Go(func() error {
+		// Idle connections to endpoints are closed after idleConnTimeout
+		// even when no request comes to notice.
+		tick := time.NewTicker(idleConnTimeout / 2)
+		defer tick.Stop()
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case now := <-tick.C:
+				for _, e := range c.table.Load().endpoints {
+					e.expire(now)
+				}
 			}
 		}
-		stopServing()
-		c.transport.CloseIdleConnections()
-		return nil
 	})
 	g.Go(func() error {
 		<-gctx.Done()
@@ -272,48 +290,47 @@ func (c *Controller) Run(ctx context.Context) error {
 	return err
 }
 
-type server struct {
-	srv *http.Server
-	ln  net.Listener
+// listeners are the open listeners and what serves them.
+type listeners struct {
+	frontends []*frontend // HTTP, HTTPS
+	proxyLns  []net.Listener
+	health    *http.Server
+	healthLn  net.Listener
 }
 
 // listen opens the HTTP, HTTPS and health listeners; on failure none is
 // left open.
-func (c *Controller) listen() ([]server, error) {
+func (c *Controller) listen() (*listeners, error) {
 	var lns []net.Listener
-	fail := func(err error) ([]server, error) {
-		for _, ln := range lns {
-			ln.Close()
-		}
-		return nil, fmt.Errorf("ingress: %w", err)
-	}
 	for _, addr := range []string{c.o.HTTPAddr, c.o.HTTPSAddr, c.o.HealthAddr} {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return fail(err)
+			for _, ln := range lns {
+				ln.Close()
+			}
+			return nil, fmt.Errorf("ingress: %w", err)
 		}
 		lns = append(lns, ln)
 	}
 	c.httpAddr, c.httpsAddr, c.healthA = lns[0].Addr(), lns[1].Addr(), lns[2].Addr()
 
-	rp := newReverseProxy(&balancingTransport{base: c.transport, now: time.Now}, c.o.Log)
-	errorLog := slog.NewLogLogger(c.o.Log.Handler(), slog.LevelDebug)
-	proxyServer := func(proto string, ln net.Listener) *http.Server {
-		return &http.Server{
-			Handler: &proxy{table: &c.table, rp: rp, log: c.o.Log.With("component", "ingress-access"),
-				metrics: c.metrics, proto: proto, port: listenerPort(ln)},
-			ReadHeaderTimeout: 30 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          errorLog,
-		}
+	newFrontend := func(proto string, ln net.Listener, tlsConfig *tls.Config) *frontend {
+		return &frontend{table: &c.table, log: c.o.Log.With("component", "ingress-access"), metrics: c.metrics,
+			dialer: c.dialer, buffers: c.buffers, tls: tlsConfig, proto: proto, port: listenerPort(ln)}
 	}
 	health := http.NewServeMux()
-	health.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { plain(w, http.StatusOK, "ok") })
+	health.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		io.WriteString(w, "ok\n")
+	})
 	health.Handle("/metrics", c.metrics.handler())
-	return []server{
-		{proxyServer("http", lns[0]), lns[0]},
-		{proxyServer("https", lns[1]), tls.NewListener(lns[1], serverTLS(&c.table, c.defaultCert))},
-		{&http.Server{Handler: health, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}, lns[2]},
+	return &listeners{
+		frontends: []*frontend{newFrontend("http", lns[0], nil), newFrontend("https", lns[1], serverTLS(&c.table, c.defaultCert))},
+		proxyLns:  lns[:2],
+		health: &http.Server{Handler: health, ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(c.o.Log.Handler(), slog.LevelDebug)},
+		healthLn: lns[2],
 	}, nil
 }
 
@@ -355,8 +372,16 @@ func (c *Controller) rebuild() error {
 			in.secrets = append(in.secrets, s)
 		}
 	}
-	t := buildTable(in, c.table.Load())
+	prev := c.table.Load()
+	t := buildTable(in, prev)
 	c.table.Store(t)
+	// Endpoints that left keep serving the requests they have, then
+	// their connections close.
+	for addr, e := range prev.endpoints {
+		if t.endpoints[addr] != e {
+			e.retire()
+		}
+	}
 	c.o.Log.Debug("ingress routing table rebuilt", "ingresses", len(t.ours), "endpoints", len(t.endpoints))
 	return nil
 }

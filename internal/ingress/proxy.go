@@ -1,262 +1,526 @@
 package ingress
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// maxAttempts bounds how many endpoints one request tries.
-const maxAttempts = 3
+const (
+	// readHeaderTimeout bounds the TLS handshake and reading a request's
+	// header block; clientIdleTimeout the wait for the next request on a
+	// keep-alive connection.
+	readHeaderTimeout = 30 * time.Second
+	clientIdleTimeout = 2 * time.Minute
+	// clientReadBuffer is the read buffer of a client connection; a
+	// request's header block must fit in it (as in HAProxy), which lets
+	// the framing be checked before the request is parsed.
+	clientReadBuffer = 16 << 10
+	// maxDiscard is how much of an unread request body is skipped to
+	// keep a connection alive after a local answer (404, 503).
+	maxDiscard = 256 << 10
+)
 
-// proxy serves one listener (HTTP or HTTPS) from the current snapshot.
-type proxy struct {
+// frontend serves one listener (HTTP or HTTPS): one goroutine per client
+// connection reads each request, forwards it and relays the answer, in
+// turn. It replaces net/http's server and client, whose hand-offs
+// between goroutines cost as much as the proxying itself on loopback.
+type frontend struct {
 	table   *atomic.Pointer[table]
-	rp      *httputil.ReverseProxy
-	log     *slog.Logger
+	log     *slog.Logger // the access log
 	metrics *metrics
-	proto   string // X-Forwarded-Proto
-	port    string // X-Forwarded-Port, set once the listener is open
+	dialer  *net.Dialer
+	buffers *sync.Pool  // body copy buffers
+	tls     *tls.Config // nil for plain HTTP
+	proto   string      // X-Forwarded-Proto
+	port    string      // X-Forwarded-Port
+
+	mu      sync.Mutex
+	conns   map[*clientConn]struct{}
+	closing atomic.Bool // set under mu
+	wg      sync.WaitGroup
 }
 
-// attempt follows one request through the transport: which pool it uses
-// and which endpoint finally answered.
-type attempt struct {
-	pool        *pool
-	proto, port string // the listener's, for X-Forwarded-Proto/-Port
-	endpoint    *endpoint
-	status      int // the backend's answer
-}
+// connState says what shutdown may do with a client connection.
+type connState int
 
-type attemptKey struct{}
+const (
+	stateIdle   connState = iota // between requests (or handshaking): may be closed
+	stateActive                  // a request is in flight: wait for it
+	stateTunnel                  // upgraded: closed once requests are done
+)
 
-// newReverseProxy builds the one ReverseProxy shared by both listeners:
-// the transport picks the endpoint, so the proxy itself only rewrites
-// headers.
-func newReverseProxy(transport http.RoundTripper, log *slog.Logger) *httputil.ReverseProxy {
-	return &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.URL.Scheme = "http"
-			pr.Out.URL.Host = "backend" // replaced per attempt by the transport
-			pr.SetXForwarded()
-			if at, ok := pr.In.Context().Value(attemptKey{}).(*attempt); ok {
-				pr.Out.Header.Set("X-Forwarded-Proto", at.proto)
-				pr.Out.Header.Set("X-Forwarded-Port", at.port)
+// serve accepts connections until ln is closed. ctx bounds the
+// connections' dials.
+func (f *frontend) serve(ctx context.Context, ln net.Listener) error {
+	var delay time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || f.closing.Load() {
+				return nil
 			}
-			pr.Out.Host = pr.In.Host // the backend sees the client's Host
-		},
-		Transport: transport,
-		// Streaming answers (no Content-Length, text/event-stream) are
-		// flushed after every write; a fixed-length one is buffered, so
-		// that its headers and a short body leave in one write.
-		FlushInterval: 0,
-		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-		// Copy buffers are reused: a fresh 32 KiB per request was a
-		// tenth of the proxy's CPU (allocation and zeroing).
-		BufferPool: &bufferPool{},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if r.Context().Err() != nil {
-				return // the client went away; nobody reads an answer
+			// Out of file descriptors and the like: back off as
+			// net/http does, and keep serving the open connections.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			f.log.Debug("accept failed", "err", err, "retry", delay)
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				return nil
 			}
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.WriteHeader(http.StatusBadGateway)
-			fmt.Fprintln(w, "502 bad gateway: no endpoint of the service answered")
-		},
+			continue
+		}
+		delay = 0
+		c := &clientConn{f: f, raw: conn, rw: conn, remote: conn.RemoteAddr().String()}
+		if !f.track(c) {
+			conn.Close()
+			continue
+		}
+		go func() {
+			defer f.wg.Done()
+			defer f.untrack(c)
+			c.serve(ctx)
+		}()
 	}
 }
 
-func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	rt := p.table.Load().lookup(r.Host, r.URL.Path)
-	rec := &recorder{ResponseWriter: w}
-	var upstream string
+func (f *frontend) track(c *clientConn) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closing.Load() {
+		return false
+	}
+	if f.conns == nil {
+		f.conns = map[*clientConn]struct{}{}
+	}
+	f.conns[c] = struct{}{}
+	f.wg.Add(1)
+	return true
+}
+
+func (f *frontend) untrack(c *clientConn) {
+	f.mu.Lock()
+	delete(f.conns, c)
+	f.mu.Unlock()
+}
+
+// setState records what c is doing; going idle fails once the frontend
+// is closing, and the connection then ends.
+func (f *frontend) setState(c *clientConn, s connState) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s == stateIdle && f.closing.Load() {
+		return false
+	}
+	c.state = s
+	return true
+}
+
+// shutdown closes ln and the idle connections, waits until no request
+// is in flight or ctx ends, then closes what is left (upgraded
+// connections too) and waits for every connection's goroutine.
+func (f *frontend) shutdown(ctx context.Context, ln net.Listener) {
+	f.mu.Lock()
+	f.closing.Store(true)
+	f.mu.Unlock()
+	ln.Close()
+	wait := time.Millisecond
+	for f.closeIdle() > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+			wait = min(2*wait, 100*time.Millisecond)
+			continue
+		}
+		break
+	}
+	// What is left waits on a client or on an endpoint (a quiet stream,
+	// a body it does not take): close both.
+	f.mu.Lock()
+	for c := range f.conns {
+		c.raw.Close()
+		if c.backend != nil {
+			c.backend.close()
+		}
+	}
+	f.mu.Unlock()
+	f.wg.Wait()
+}
+
+// setBackend records the endpoint connection c's request uses (nil
+// once done).
+func (f *frontend) setBackend(c *clientConn, bc *backendConn) {
+	f.mu.Lock()
+	c.backend = bc
+	f.mu.Unlock()
+}
+
+// closeIdle closes the connections between requests and counts those
+// with a request in flight.
+func (f *frontend) closeIdle() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	active := 0
+	for c := range f.conns {
+		switch c.state {
+		case stateIdle:
+			c.raw.Close()
+		case stateActive:
+			active++
+		}
+	}
+	return active
+}
+
+// clientConn is one accepted connection, served by one goroutine.
+type clientConn struct {
+	f      *frontend
+	raw    net.Conn // what shutdown closes
+	rw     net.Conn // raw, or the TLS connection over it
+	remote string
+	ip     string // X-Forwarded-For
+	in     flushBeforeRead
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	state  connState // guarded by f.mu
+	// backend is the endpoint connection of the request in flight, which
+	// shutdown closes after the grace period. Guarded by f.mu.
+	backend *backendConn
+}
+
+// result is what the access log and the metrics say about a request.
+type result struct {
+	code     int
+	bytes    int64  // body bytes sent to the client
+	upstream string // the endpoint that answered
+	keep     bool   // the client connection serves another request
+}
+
+func (c *clientConn) serve(ctx context.Context) {
+	defer c.raw.Close()
+	if c.f.tls != nil {
+		tc := tls.Server(c.raw, c.f.tls)
+		c.raw.SetDeadline(time.Now().Add(readHeaderTimeout))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.f.log.Debug("TLS handshake failed", "remote", c.remote, "err", err)
+			return
+		}
+		c.raw.SetDeadline(time.Time{})
+		c.rw = tc
+	}
+	if host, _, err := net.SplitHostPort(c.remote); err == nil {
+		c.ip = host
+	}
+	c.in.r = c.rw
+	c.br = bufio.NewReaderSize(&c.in, clientReadBuffer)
+	c.bw = bufio.NewWriterSize(c.rw, 4<<10)
+	for c.f.setState(c, stateIdle) {
+		req, code, err := c.readRequest()
+		if err != nil {
+			if code != 0 {
+				c.refuse(code, err)
+			}
+			return
+		}
+		if !c.handle(ctx, req) {
+			return
+		}
+	}
+}
+
+var errHeadTooLarge = errors.New("request header block too large")
+
+// readRequest waits for the next request and parses it. A non-zero code
+// is the answer to a request refused before it was parsed in full.
+func (c *clientConn) readRequest() (*http.Request, int, error) {
+	if c.br.Buffered() == 0 {
+		c.rw.SetReadDeadline(time.Now().Add(clientIdleTimeout))
+		if _, err := c.br.Peek(1); err != nil {
+			return nil, 0, err
+		}
+	}
+	c.f.setState(c, stateActive)
+	head, err := peekHead(c.br, c.rw)
 	switch {
-	case rt == nil:
-		plain(rec, http.StatusNotFound, "404 not found: no ingress rule matches this host and path")
-	case rt.pool.empty():
-		plain(rec, http.StatusServiceUnavailable, "503 service unavailable: no ready endpoint for this backend")
-	default:
-		at := &attempt{pool: rt.pool, proto: p.proto, port: p.port}
-		p.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), attemptKey{}, at)))
-		if at.endpoint != nil {
-			upstream = at.endpoint.addr
-			at.endpoint.done()
+	case errors.Is(err, errHeadTooLarge):
+		return nil, http.StatusRequestHeaderFieldsTooLarge, err
+	case err != nil:
+		return nil, 0, err
+	}
+	fields := scanFields(head)
+	req, err := http.ReadRequest(c.br)
+	if err != nil {
+		return nil, http.StatusBadRequest, err
+	}
+	// The idle deadline may stay while nothing more is read from the
+	// client; a body has no deadline (upgrades and waits clear it too).
+	if req.ContentLength != 0 {
+		c.rw.SetReadDeadline(time.Time{})
+	}
+	if req.ProtoMajor != 1 {
+		return nil, http.StatusHTTPVersionNotSupported, errors.New("unsupported protocol version")
+	}
+	// Two framings are how requests are smuggled past a proxy: refuse
+	// them, and chunking from an HTTP/1.0 client, which net/http ignores.
+	if fields.te && (fields.cl || !req.ProtoAtLeast(1, 1)) {
+		return nil, http.StatusBadRequest, errors.New("ambiguous message framing")
+	}
+	switch {
+	case fields.hosts > 1:
+		return nil, http.StatusBadRequest, errors.New("too many Host headers")
+	case req.ProtoAtLeast(1, 1) && fields.hosts == 0:
+		return nil, http.StatusBadRequest, errors.New("missing required Host header")
+	case !validHost(req.Host):
+		return nil, http.StatusBadRequest, errors.New("malformed Host header")
+	}
+	return req, 0, nil
+}
+
+// peekHead waits until br holds a whole header block (up to its empty
+// line) and returns it, unread. A block not there at once must arrive
+// within readHeaderTimeout.
+func peekHead(br *bufio.Reader, conn net.Conn) ([]byte, error) {
+	from := 0
+	for n, reads := 1, 0; ; reads++ {
+		if reads == 1 { // not all there at once: the header deadline applies
+			conn.SetReadDeadline(time.Now().Add(readHeaderTimeout))
 		}
-		if rec.code == 0 && at.status == http.StatusSwitchingProtocols {
-			rec.code = at.status // written on the hijacked connection, past the recorder
+		if _, err := br.Peek(n); err != nil {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				return nil, errHeadTooLarge
+			}
+			return nil, err
+		}
+		buf, _ := br.Peek(br.Buffered())
+		if end := headEnd(buf, from); end >= 0 {
+			return buf[:end], nil
+		}
+		if len(buf) == br.Size() {
+			return nil, errHeadTooLarge
+		}
+		from, n = max(len(buf)-2, 0), len(buf)+1
+	}
+}
+
+// headEnd finds the end of the empty line closing a header block, from
+// byte from on; -1 when it has not arrived.
+func headEnd(buf []byte, from int) int {
+	for i := from; i < len(buf); {
+		j := bytes.IndexByte(buf[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		i += j + 1
+		switch {
+		case i < len(buf) && buf[i] == '\n':
+			return i + 1
+		case i+1 < len(buf) && buf[i] == '\r' && buf[i+1] == '\n':
+			return i + 2
 		}
 	}
-	code := rec.code
-	if code == 0 {
-		code = http.StatusOK // nothing written: net/http answers 200
+	return -1
+}
+
+// headFields is what the parsed request no longer tells: net/http drops
+// Content-Length when Transfer-Encoding is there too, and all Host fields.
+type headFields struct {
+	cl, te bool
+	hosts  int
+}
+
+func scanFields(head []byte) headFields {
+	var f headFields
+	for len(head) > 0 {
+		line := head
+		if i := bytes.IndexByte(head, '\n'); i >= 0 {
+			line, head = head[:i], head[i+1:]
+		} else {
+			head = nil
+		}
+		name, _, ok := bytes.Cut(line, []byte{':'})
+		switch {
+		case !ok:
+		case bytes.EqualFold(name, []byte("Host")):
+			f.hosts++
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			f.cl = true
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			f.te = true
+		}
+	}
+	return f
+}
+
+// validHost accepts what may stand in a Host header: a name or address
+// and a port; no spaces, controls, or URL delimiters.
+func validHost(h string) bool {
+	for i := 0; i < len(h); i++ {
+		switch b := h[i]; {
+		case b <= ' ', b >= 0x7f, b == '/', b == '?', b == '#', b == '@', b == '\\':
+			return false
+		}
+	}
+	return true
+}
+
+// handle answers one request; false when the connection must end.
+func (c *clientConn) handle(ctx context.Context, req *http.Request) bool {
+	start := time.Now()
+	rt := c.f.table.Load().lookup(req.Host, req.URL.Path)
+	var res result
+	switch {
+	case req.Method == http.MethodConnect:
+		res = c.local(req, http.StatusMethodNotAllowed, "405 method not allowed: CONNECT is not proxied")
+		rt = nil
+	case req.ProtoAtLeast(1, 1) && req.Header.Get("Expect") != "" && !expectsContinue(req):
+		res = c.local(req, http.StatusExpectationFailed, "417 expectation failed: only 100-continue is supported")
+		rt = nil
+	case rt == nil:
+		res = c.local(req, http.StatusNotFound, "404 not found: no ingress rule matches this host and path")
+	case rt.pool.empty():
+		res = c.local(req, http.StatusServiceUnavailable, "503 service unavailable: no ready endpoint for this backend")
+	default:
+		res = c.forward(ctx, req, rt.pool)
 	}
 	elapsed := time.Since(start)
 	var ns, ing, svc string
 	if rt != nil {
 		ns, ing, svc = rt.namespace, rt.ingress, rt.service
 	}
-	p.metrics.observe(ns, ing, svc, code, elapsed)
-	if p.log.Enabled(r.Context(), slog.LevelInfo) {
+	c.f.metrics.observe(ns, ing, svc, res.code, elapsed)
+	if c.f.log.Enabled(ctx, slog.LevelInfo) {
 		var ingKey string
 		if rt != nil {
 			ingKey = ns + "/" + ing
 		}
-		p.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("remote", r.RemoteAddr), slog.String("proto", p.proto),
-			slog.String("method", r.Method), slog.String("host", r.Host), slog.String("path", r.URL.Path),
-			slog.Int("status", code), slog.Int64("bytes", rec.bytes), slog.Duration("duration", elapsed),
-			slog.String("ingress", ingKey), slog.String("service", svc), slog.String("upstream", upstream))
+		c.f.log.LogAttrs(ctx, slog.LevelInfo, "request",
+			slog.String("remote", c.remote), slog.String("proto", c.f.proto),
+			slog.String("method", req.Method), slog.String("host", req.Host), slog.String("path", req.URL.Path),
+			slog.Int("status", res.code), slog.Int64("bytes", res.bytes), slog.Duration("duration", elapsed),
+			slog.String("ingress", ingKey), slog.String("service", svc), slog.String("upstream", res.upstream))
+	}
+	return res.keep && !c.f.closing.Load()
+}
+
+// local answers a request itself with a one-line text body, and skips
+// the request's body when it is short enough to keep the connection.
+func (c *clientConn) local(req *http.Request, code int, msg string) result {
+	keep := !req.Close
+	switch {
+	case req.ContentLength == 0:
+	case expectsContinue(req), req.ContentLength > maxDiscard:
+		keep = false // the body never comes, or is too long to skip
+	}
+	msg += "\n"
+	w := c.bw
+	writeStatusLine(w, req, code)
+	w.WriteString("Content-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n")
+	writeDate(w)
+	w.WriteString("Content-Length: ")
+	w.WriteString(strconv.Itoa(len(msg)))
+	w.WriteString("\r\n")
+	writeConnection(w, req, keep)
+	w.WriteString("\r\n")
+	var n int64
+	if req.Method != http.MethodHead {
+		w.WriteString(msg)
+		n = int64(len(msg))
+	}
+	if err := w.Flush(); err != nil {
+		keep = false
+	}
+	if keep && req.ContentLength != 0 {
+		skipped, err := io.CopyN(io.Discard, req.Body, maxDiscard+1)
+		keep = err == io.EOF && skipped <= maxDiscard
+	}
+	return result{code: code, bytes: n, keep: keep && !c.f.closing.Load()}
+}
+
+// refuse answers a request that could not be parsed, as net/http does,
+// before the connection is closed.
+func (c *clientConn) refuse(code int, err error) {
+	c.f.log.Debug("request refused", "remote", c.remote, "status", code, "err", err)
+	msg := fmt.Sprintf("%d %s: %v\n", code, http.StatusText(code), err)
+	fmt.Fprintf(c.bw, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		code, http.StatusText(code), len(msg), msg)
+	c.bw.Flush()
+}
+
+func writeStatusLine(w *bufio.Writer, req *http.Request, code int) {
+	if req.ProtoAtLeast(1, 1) {
+		w.WriteString("HTTP/1.1 ")
+	} else {
+		w.WriteString("HTTP/1.0 ")
+	}
+	w.WriteString(strconv.Itoa(code))
+	w.WriteByte(' ')
+	w.WriteString(http.StatusText(code))
+	w.WriteString("\r\n")
+}
+
+func writeDate(w *bufio.Writer) {
+	w.WriteString("Date: ")
+	w.Write(time.Now().UTC().AppendFormat(w.AvailableBuffer(), http.TimeFormat))
+	w.WriteString("\r\n")
+}
+
+// writeConnection says whether the client connection stays open: HTTP/1.1
+// keeps it unless told, HTTP/1.0 closes it unless told.
+func writeConnection(w *bufio.Writer, req *http.Request, keep bool) {
+	switch {
+	case !keep:
+		w.WriteString("Connection: close\r\n")
+	case !req.ProtoAtLeast(1, 1):
+		w.WriteString("Connection: keep-alive\r\n")
 	}
 }
 
-// bufferPool recycles ReverseProxy's copy buffers.
-type bufferPool struct{ p sync.Pool }
+// flushBeforeRead reads from r, first flushing w when it holds anything:
+// whatever waits to be written leaves before the goroutine blocks on a
+// read. This is what makes streamed bodies flow in both directions
+// without a flush policy of their own.
+//
+// With bounded set, reads fail once left bytes have been read: that
+// bounds a header block whose parser has no limit of its own.
+type flushBeforeRead struct {
+	r       io.Reader
+	w       *bufio.Writer // nil: nothing to flush
+	werr    error         // the flush that failed
+	bounded bool
+	left    int
+}
 
-func (b *bufferPool) Get() []byte {
-	if v, ok := b.p.Get().(*[]byte); ok {
-		return *v
+var errTooLong = errors.New("header block too long")
+
+func (f *flushBeforeRead) Read(p []byte) (int, error) {
+	if f.w != nil && f.w.Buffered() > 0 {
+		if err := f.w.Flush(); err != nil {
+			f.werr = err
+			return 0, err
+		}
 	}
-	return make([]byte, 32<<10)
-}
-
-func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
-
-func plain(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(code)
-	io.WriteString(w, msg+"\n")
-}
-
-// recorder notes the status and size of an answer. Unwrap lets
-// http.ResponseController reach Flush and Hijack underneath.
-type recorder struct {
-	http.ResponseWriter
-	code  int
-	bytes int64
-}
-
-func (r *recorder) WriteHeader(code int) {
-	if r.code == 0 || r.code < 200 { // informational answers come before the final one
-		r.code = code
+	if !f.bounded {
+		return f.r.Read(p)
 	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
+	if f.left <= 0 {
+		return 0, errTooLong
 	}
-	n, err := r.ResponseWriter.Write(b)
-	r.bytes += int64(n)
+	n, err := f.r.Read(p[:min(len(p), f.left)])
+	f.left -= n
 	return n, err
 }
-
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
-// balancingTransport sends each attempt to the endpoint with the fewest
-// outstanding requests and retries on another one when that is safe.
-type balancingTransport struct {
-	base http.RoundTripper
-	now  func() time.Time
-}
-
-func (t *balancingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	at, ok := req.Context().Value(attemptKey{}).(*attempt)
-	if !ok {
-		return nil, errors.New("ingress: request without a backend")
-	}
-	var body *onceBody
-	if req.Body != nil && req.Body != http.NoBody {
-		body = &onceBody{ReadCloser: req.Body}
-	}
-	var tried []*endpoint
-	var lastErr error
-	for range maxAttempts {
-		e := at.pool.pick(tried, t.now())
-		if e == nil {
-			break
-		}
-		out := *req // shallow: only the URL differs per attempt
-		u := *req.URL
-		u.Host = e.addr
-		out.URL = &u
-		if body != nil {
-			out.Body = body
-		}
-		resp, err := t.base.RoundTrip(&out)
-		if err == nil {
-			at.endpoint, at.status = e, resp.StatusCode
-			return resp, nil
-		}
-		e.done()
-		tried = append(tried, e)
-		lastErr = err
-		dial := isDialError(err)
-		if dial {
-			e.eject(t.now())
-		}
-		if req.Context().Err() != nil || !retrySafe(req, body, dial) {
-			break
-		}
-	}
-	if body != nil {
-		body.ReadCloser.Close()
-	}
-	if lastErr == nil {
-		lastErr = errors.New("no ready endpoint")
-	}
-	return nil, lastErr
-}
-
-// retrySafe: a request may go to another endpoint when nothing of it
-// reached the failed one (the dial failed) or when it is idempotent and
-// its body, if any, was not read yet.
-func retrySafe(req *http.Request, body *onceBody, dial bool) bool {
-	if body != nil && body.started.Load() {
-		return false
-	}
-	if dial {
-		return true
-	}
-	switch req.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
-		return req.Header.Get("Upgrade") == ""
-	}
-	return false
-}
-
-func isDialError(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
-}
-
-// onceBody passes the client's body through and notes whether any of it
-// was read; it ignores Close so that a failed attempt does not close the
-// body another attempt will send. The server closes the real one.
-type onceBody struct {
-	io.ReadCloser
-	started atomic.Bool
-}
-
-func (b *onceBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if n > 0 {
-		b.started.Store(true)
-	}
-	return n, err
-}
-
-func (b *onceBody) Close() error { return nil }
 
 func listenerPort(ln net.Listener) string {
 	if a, ok := ln.Addr().(*net.TCPAddr); ok {

@@ -369,8 +369,10 @@ func (t *table) certificate(serverName string) *tls.Certificate {
 // normalizeHost lower-cases a Host header and drops its port and a
 // trailing dot.
 func normalizeHost(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+	if strings.IndexByte(host, ':') >= 0 { // SplitHostPort allocates its error
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
 	}
 	return strings.TrimSuffix(strings.ToLower(host), ".")
 }

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/ptr"
@@ -28,7 +31,7 @@ type node struct {
 	stop   func()
 }
 
-func startNode(t *testing.T, client kubernetes.Interface, name string, rt *fake.Runtime, rootDir string) *node {
+func startNode(t *testing.T, client kubernetes.Interface, name string, rt *fake.Runtime, rootDir string, opts ...func(*kubelet.Options)) *node {
 	t.Helper()
 	if rt == nil {
 		var err error
@@ -40,11 +43,15 @@ func startNode(t *testing.T, client kubernetes.Interface, name string, rt *fake.
 	if rootDir == "" {
 		rootDir = t.TempDir()
 	}
-	kl, err := kubelet.New(kubelet.Options{
+	o := kubelet.Options{
 		NodeName: name, Client: client, Runtime: rt, RootDir: rootDir, NodeIP: "127.0.0.1",
 		CgroupRoot: "-", RelistPeriod: 50 * time.Millisecond, BackoffInitial: 500 * time.Millisecond,
 		Log: testcluster.Logger(),
-	})
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	kl, err := kubelet.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,33 +291,81 @@ func TestProbes(t *testing.T) {
 	}
 }
 
-// TestProbesBeforeFirstSuccess: until a readiness or startup probe first
-// succeeds, it is also tried between its periods, and those extra tries
-// never count as failures (a startup probe is not failed by them). With an hour's period,
-// only they can make these pods start and turn Ready within the test.
+// slowServers answers httpGet probes: a path fails as many times as
+// failures says, then succeeds. calls counts the probes of each path.
+type slowServers struct {
+	mu       sync.Mutex
+	failures map[string]int
+	calls    map[string]int
+}
+
+func (s *slowServers) HTTPGet(_ context.Context, url string, _ []corev1.HTTPHeader) (bool, string, error) {
+	path := url[strings.LastIndex(url, "/"):]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[path]++
+	if s.failures[path] > 0 {
+		s.failures[path]--
+		return false, "not listening yet", nil
+	}
+	return true, "", nil
+}
+
+func (s *slowServers) TCP(context.Context, string) (bool, string, error) { return true, "", nil }
+
+func (s *slowServers) count(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[path]
+}
+
+// TestProbesBeforeFirstSuccess: until a readiness or startup network
+// probe first succeeds, it is also tried between its periods, and those
+// extra tries never count as failures (a startup probe is not failed by
+// them). With an hour's period, only they can make these pods start and
+// turn Ready within the test. Exec probes are not tried early.
 func TestProbesBeforeFirstSuccess(t *testing.T) {
 	c := newClient(t)
-	startNode(t, c, "n1", nil, "")
-	hourly := func() *corev1.Probe {
-		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"check"}}},
+	servers := &slowServers{
+		// The first probe fails (the periodic one at start), then two of
+		// the extra ones, then it answers.
+		failures: map[string]int{"/ready": 3, "/started": 3},
+		calls:    map[string]int{},
+	}
+	startNode(t, c, "n1", nil, "", func(o *kubelet.Options) { o.Prober = servers })
+	hourly := func(path string) *corev1.Probe {
+		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt32(8080)}},
 			PeriodSeconds: 3600, FailureThreshold: 1}
 	}
-	// The first exec fails (the periodic probe at start), then two of
-	// the extra ones, then it answers.
-	slow := container("c", "K1S_FAKE_EXEC_FAILS", "3")
-	slow.ReadinessProbe = hourly()
+	slow := container("c")
+	slow.ReadinessProbe = hourly("/ready")
 	create(t, c, pod("slow-ready", "n1", corev1.RestartPolicyAlways, slow))
 	// The startup probe's first, counted, failure is at start, with
 	// failureThreshold 2: one more counted failure would restart it.
-	starting := container("c", "K1S_FAKE_EXEC_FAILS", "3")
-	starting.StartupProbe = hourly()
+	starting := container("c")
+	starting.StartupProbe = hourly("/started")
 	starting.StartupProbe.FailureThreshold = 2
 	create(t, c, pod("slow-start", "n1", corev1.RestartPolicyAlways, starting))
+	execProbed := container("c", "K1S_FAKE_EXEC_FAILS", "1")
+	execProbed.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"check"}}},
+		PeriodSeconds: 3600}
+	create(t, c, pod("exec-ready", "n1", corev1.RestartPolicyAlways, execProbed))
 
 	waitPod(t, c, "slow-ready", "ready", func(p *corev1.Pod) bool { return condTrue(p, corev1.PodReady) })
 	p := waitPod(t, c, "slow-start", "ready", func(p *corev1.Pod) bool { return condTrue(p, corev1.PodReady) })
 	if rc := p.Status.ContainerStatuses[0].RestartCount; rc != 0 {
 		t.Errorf("slow-start restarted %d times", rc)
+	}
+	if n := servers.count("/ready"); n != 4 {
+		t.Errorf("/ready probed %d times, want 4 (3 failures, then the success ends the early tries)", n)
+	}
+	// The exec probe failed at start and is not tried again within its
+	// hour: the pod stays not ready.
+	p = waitPod(t, c, "exec-ready", "running", func(p *corev1.Pod) bool {
+		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Running != nil
+	})
+	if condTrue(p, corev1.PodReady) {
+		t.Errorf("exec-ready is Ready: its exec probe was tried early")
 	}
 }
 

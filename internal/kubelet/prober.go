@@ -244,8 +244,11 @@ func (m *probeManager) run(ctx context.Context, w *probeWorker, pod *corev1.Pod,
 	// its server answers instead of up to a period later. (Upstream's
 	// kubelet gets close by probing a not-ready container again at each
 	// pod sync.) These probes only ever count a success: their failures
-	// raise no event and bring no container nearer to a restart.
-	eager := kind != probeLiveness && successThreshold == 1
+	// raise no event and bring no container nearer to a restart. Network
+	// probes only: an exec probe runs a process in the container through
+	// the runtime (tens of milliseconds of CPU each here), too dear to
+	// repeat ten times a second across a burst of pods.
+	eager := kind != probeLiveness && successThreshold == 1 && p.Exec == nil
 	eagerDelay := 25 * time.Millisecond
 	counted := true
 	for {

@@ -77,8 +77,8 @@ type Options struct {
 	// /healthz (upstream's 127.0.0.1:10249).
 	ProxyMetricsAddr string
 	// K1sBinary, if set, is a static k1s executable whose image
-	// (image.SelfImageRef, the add-ons' image) the agent makes available
-	// in its containerd before the node goes Ready.
+	// (image.SelfImageRef, the add-ons' image) the agent loads into its
+	// containerd; pods of that image wait for the load, not a pull.
 	K1sBinary string
 	Log       *slog.Logger
 	// OnReady, if set, is called once the node is registered.
@@ -155,6 +155,9 @@ func Run(ctx context.Context, o Options) error {
 	// and need no api-server.
 	endpoint := o.ContainerRuntimeEndpoint
 	var ctrd *containerd.Containerd
+	// selfImageLoaded closes once the add-ons' image is loaded (or failed
+	// to): the kubelet starts meanwhile and its pods wait for it.
+	var selfImageLoaded chan struct{}
 	if endpoint == "" {
 		var selfImage *image.SelfImageLoad
 		if o.K1sBinary != "" {
@@ -181,7 +184,12 @@ func Run(ctx context.Context, o Options) error {
 		}
 		endpoint = ctrd.Endpoint()
 		if selfImage != nil {
-			loadSelfImage(ctx, selfImage, ctrd, log)
+			selfImageLoaded = make(chan struct{})
+			g.Go(func() error {
+				defer close(selfImageLoaded)
+				loadSelfImage(ctx, selfImage, ctrd, log)
+				return nil
+			})
 		}
 	}
 	if o.WaitAPI != nil {
@@ -279,6 +287,17 @@ func Run(ctx context.Context, o Options) error {
 		RootDir: filepath.Join(o.DataDir, "kubelet"), NodeIP: nodeIP,
 		Port: ln.Addr().(*net.TCPAddr).Port, PodCIDR: o.PodCIDR,
 		ClusterDNS: o.ClusterDNS, Recorder: recorder, OnPodCIDR: onCIDR, CgroupRoot: o.CgroupRoot,
+		WaitLocalImage: func(ctx context.Context, ref string) error {
+			if selfImageLoaded == nil || ref != image.SelfImageRef() {
+				return nil
+			}
+			select {
+			case <-selfImageLoaded:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		},
 		Log: log.With("component", "kubelet"),
 	})
 	if err != nil {

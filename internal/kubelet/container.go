@@ -249,6 +249,14 @@ func (k *Kubelet) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Co
 	if err != nil {
 		return "", 0, fmt.Errorf("image status: %w", err)
 	}
+	if present == nil && k.opts.WaitLocalImage != nil {
+		if err := k.opts.WaitLocalImage(ctx, c.Image); err != nil {
+			return "", 0, err
+		}
+		if present, err = k.rt.ImageStatus(ctx, spec); err != nil {
+			return "", 0, fmt.Errorf("image status: %w", err)
+		}
+	}
 	policy := c.ImagePullPolicy
 	if policy == "" {
 		policy = corev1.PullIfNotPresent

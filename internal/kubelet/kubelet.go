@@ -95,6 +95,11 @@ type Options struct {
 	Clock          clock.WithTicker
 	Log            *slog.Logger
 	OnPodCIDR      func(cidr string) // called when the node's podCIDR is known
+	// WaitLocalImage, if set, is called before pulling an image the
+	// runtime does not have, and returns once an image the node is
+	// still loading into the runtime itself (the add-ons', while the node
+	// starts) is there, or at once for any other image. ctx ends the wait.
+	WaitLocalImage func(ctx context.Context, image string) error
 }
 
 func (o *Options) defaults() error {

@@ -369,6 +369,56 @@ func TestProbesBeforeFirstSuccess(t *testing.T) {
 	}
 }
 
+// TestWaitLocalImage: a pod of an image the node is still loading into
+// its runtime waits for the load (ContainerCreating) instead of failing
+// to pull it from a registry, and starts once it is there.
+func TestWaitLocalImage(t *testing.T) {
+	c := newClient(t)
+	const local = "k1s.local/addons:1"
+	rt, err := fake.New(fake.Options{PodCIDR: "10.42.7.0/24", MissingImages: []string{local}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked, loaded := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	startNode(t, c, "n1", rt, "", func(o *kubelet.Options) {
+		o.WaitLocalImage = func(ctx context.Context, image string) error {
+			if image != local {
+				return nil
+			}
+			once.Do(func() { close(asked) })
+			select {
+			case <-loaded:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	})
+	app := container("c")
+	app.Image = local
+	create(t, c, pod("addon", "n1", corev1.RestartPolicyAlways, app))
+	select {
+	case <-asked:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the kubelet did not wait for the local image")
+	}
+	p, err := c.CoreV1().Pods("default").Get(context.Background(), "addon", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		if w := cs.State.Waiting; w != nil && w.Reason != "ContainerCreating" {
+			t.Errorf("while the image loads: waiting %s (%s), want ContainerCreating", w.Reason, w.Message)
+		}
+	}
+	rt.LoadImage(local)
+	close(loaded)
+	waitPod(t, c, "addon", "running", func(p *corev1.Pod) bool {
+		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Running != nil
+	})
+}
+
 func TestWaitingReasons(t *testing.T) {
 	c := newClient(t)
 	startNode(t, c, "n1", nil, "")

@@ -38,6 +38,15 @@ func (r *Runtime) PullImage(ctx context.Context, image *runtimeapi.ImageSpec, au
 	return id, nil
 }
 
+// LoadImage makes ref present without a pull, as `k1s image load` does
+// on a real node; a missing image (Options.MissingImages) becomes present.
+func (r *Runtime) LoadImage(ref string) {
+	name := normalizeImage(ref)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.images[name] = imageID(name)
+}
+
 func (r *Runtime) ImageStatus(ctx context.Context, image *runtimeapi.ImageSpec) (*runtimeapi.Image, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -86,18 +86,8 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
 		return nil
 	}
-	worker.Run(ctx, 1, c.queue, c.processNext)
+	worker.Run(ctx, 1, c.queue, worker.Next(c.queue, c.sync, c.log, "clusterrole"))
 	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	name, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(name)
-	worker.Handle(ctx, c.queue, name, c.sync(ctx, name), c.log, "clusterrole")
-	return true
 }
 
 func (c *Controller) sync(ctx context.Context, name string) error {

@@ -295,17 +295,6 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return nil // ctx ended
 	}
-	worker.Run(ctx, c.workers, c.queue, c.processNext)
+	worker.Run(ctx, c.workers, c.queue, worker.Next(c.queue, c.reconcile, c.log, "job"))
 	return nil
-}
-
-// processNext reconciles one key; it reports false once the queue is shut down.
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	worker.Handle(ctx, c.queue, key, c.reconcile(ctx, key), c.log, "job")
-	return true
 }

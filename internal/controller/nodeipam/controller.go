@@ -118,18 +118,8 @@ func (c *Controller) Run(ctx context.Context) error {
 		c.markLocked(n)
 	}
 	c.mu.Unlock()
-	worker.Run(ctx, 1, c.queue, c.processNext)
+	worker.Run(ctx, 1, c.queue, worker.Next(c.queue, c.reconcile, c.log, "node"))
 	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	name, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(name)
-	worker.Handle(ctx, c.queue, name, c.reconcile(ctx, name), c.log, "node")
-	return true
 }
 
 // markLocked records the ranges a node's spec holds.

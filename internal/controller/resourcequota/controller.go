@@ -283,7 +283,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		}
 	})
 	c.enqueueAll()
-	worker.Run(ctx, c.workers, c.queue, c.processNext)
+	worker.Run(ctx, c.workers, c.queue, worker.Next(c.queue, c.reconcile, c.log, "resourcequota"))
 	return nil
 }
 
@@ -295,16 +295,6 @@ func (c *Controller) enqueueAll() {
 	for _, q := range quotas {
 		c.enqueue(q)
 	}
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	worker.Handle(ctx, c.queue, key, c.reconcile(ctx, key), c.log, "resourcequota")
-	return true
 }
 
 // reconcile recounts one quota and writes its status if it changed.

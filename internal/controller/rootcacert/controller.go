@@ -103,18 +103,8 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return nil
 	}
-	worker.Run(ctx, 1, c.queue, c.processNext)
+	worker.Run(ctx, 1, c.queue, worker.Next(c.queue, c.sync, c.log, "namespace"))
 	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	ns, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(ns)
-	worker.Handle(ctx, c.queue, ns, c.sync(ctx, ns), c.log, "namespace")
-	return true
 }
 
 func (c *Controller) sync(ctx context.Context, namespace string) error {

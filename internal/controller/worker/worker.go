@@ -28,6 +28,21 @@ func Run(ctx context.Context, n int, queue interface{ ShutDown() }, next func(co
 	wg.Wait()
 }
 
+// Next is the usual next for Run: it takes a key from queue, reconciles
+// it and settles it with Handle; it reports false once the queue is shut
+// down.
+func Next[T comparable](queue workqueue.TypedRateLimitingInterface[T], reconcile func(context.Context, T) error, log *slog.Logger, kind string) func(context.Context) bool {
+	return func(ctx context.Context) bool {
+		key, quit := queue.Get()
+		if quit {
+			return false
+		}
+		defer queue.Done(key)
+		Handle(ctx, queue, key, reconcile(ctx, key), log, kind)
+		return true
+	}
+}
+
 // Handle settles a key after its reconcile returned err: forgotten on
 // success, left alone while shutting down, retried with rate limiting
 // otherwise (conflicts logged at debug level, other errors at error).

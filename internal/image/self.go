@@ -89,8 +89,9 @@ func PrepareSelfImage(binary, stateDir string) *SelfImageLoad {
 			stat += fmt.Sprintf("-%d-%d", sys.Dev, sys.Ino)
 		}
 		ref := SelfImageRef()
-		if f := strings.Fields(string(got)); len(f) == 3 && f[0] == ref && f[2] == stat {
-			l.want, l.loaded = string(got), true
+		had := strings.Fields(l.had)
+		if len(had) == 3 && had[0] == ref && had[2] == stat {
+			l.want, l.loaded = l.had, true
 			return
 		}
 		sum, err := fileDigest(binary)
@@ -99,8 +100,7 @@ func PrepareSelfImage(binary, stateDir string) *SelfImageLoad {
 			return
 		}
 		l.want = ref + " " + sum + " " + stat + "\n"
-		f := strings.Fields(string(got))
-		if l.loaded = len(f) == 3 && f[0] == ref && f[1] == sum; !l.loaded {
+		if l.loaded = len(had) == 3 && had[0] == ref && had[1] == sum; !l.loaded {
 			l.archive, l.err = l.writeArchive()
 		}
 	}()

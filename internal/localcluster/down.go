@@ -31,14 +31,10 @@ const podBridge = "k1s0"
 // pods), mounts under the data dir, cgroups, network namespaces, veths,
 // bridges and nftables tables. The data stays unless Purge.
 func Down(ctx context.Context, o DownOptions) error {
-	if o.DataDir == "" {
-		o.DataDir = "/var/lib/k1s"
-	}
-	abs, err := filepath.Abs(o.DataDir)
-	if err != nil {
+	var err error
+	if o.DataDir, err = clusterDir(o.DataDir); err != nil {
 		return err
 	}
-	o.DataDir = abs
 	if o.Out == nil {
 		o.Out = io.Discard
 	}

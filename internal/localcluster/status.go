@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,10 +18,10 @@ import (
 // api-server's checks, the nodes and the add-ons. It returns an error when
 // something is not healthy.
 func Status(ctx context.Context, dataDir string, out io.Writer) error {
-	if dataDir == "" {
-		dataDir = "/var/lib/k1s"
+	dataDir, err := clusterDir(dataDir)
+	if err != nil {
+		return err
 	}
-	dataDir, _ = filepath.Abs(dataDir)
 	st, err := Load(dataDir)
 	if err != nil {
 		return err

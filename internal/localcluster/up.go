@@ -52,15 +52,19 @@ const (
 	defaultTolerationSeconds = "20"
 )
 
-func (o *Options) defaults() error {
-	if o.DataDir == "" {
-		o.DataDir = "/var/lib/k1s"
+// clusterDir is the data dir as an absolute path, /var/lib/k1s if none.
+func clusterDir(dir string) (string, error) {
+	if dir == "" {
+		dir = "/var/lib/k1s"
 	}
-	abs, err := filepath.Abs(o.DataDir)
-	if err != nil {
+	return filepath.Abs(dir)
+}
+
+func (o *Options) defaults() error {
+	var err error
+	if o.DataDir, err = clusterDir(o.DataDir); err != nil {
 		return err
 	}
-	o.DataDir = abs
 	if o.Nodes < 0 || o.Nodes > 200 {
 		return fmt.Errorf("--nodes %d: want 1 to 200", o.Nodes)
 	}

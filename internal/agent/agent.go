@@ -170,16 +170,12 @@ func Run(ctx context.Context, o Options) error {
 			Log: log.With("component", "containerd"),
 		})
 		if err != nil {
-			if selfImage != nil {
-				selfImage.Close()
-			}
+			selfImage.Close()
 			return stop(err)
 		}
 		g.Go(func() error { return ctrd.Run(ctx) })
 		if err := ctrd.WaitReady(ctx); err != nil {
-			if selfImage != nil {
-				selfImage.Close()
-			}
+			selfImage.Close()
 			return stop(fmt.Errorf("containerd: %w", err))
 		}
 		endpoint = ctrd.Endpoint()

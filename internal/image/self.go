@@ -172,7 +172,11 @@ func (l *SelfImageLoad) Load(ctx context.Context, containerdAddress string, pres
 
 // Close removes the archive, at once if the preparation is over, else
 // when it is. Load calls it; call Close instead of Load, not as well.
+// A nil SelfImageLoad (no image to load) has nothing to close.
 func (l *SelfImageLoad) Close() {
+	if l == nil {
+		return
+	}
 	remove := func() {
 		if l.archive != "" {
 			os.Remove(l.archive)

@@ -1,7 +1,6 @@
 package containerd
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,6 +22,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/k1s/k1s/internal/image"
+	"github.com/k1s/k1s/internal/mountinfo"
 )
 
 // requireRuntime skips unless this machine can run pods.
@@ -67,19 +67,8 @@ func shortTempDir(t testing.TB) string {
 
 // mountsUnder lists mount points below dir, deepest first.
 func mountsUnder(dir string) []string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		if len(fields) > 4 && strings.HasPrefix(fields[4], dir+"/") {
-			out = append(out, fields[4])
-		}
-	}
+	points, _ := mountinfo.Points()
+	out := mountinfo.Under(points, dir)
 	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/k1s/k1s/internal/mountinfo"
 )
 
 // startDetached starts args as a process of its own session (it outlives
@@ -201,15 +203,8 @@ func unmountUnder(dir string) {
 	}
 }
 
-// mountsUnder lists the mounts below dir.
+// mountsUnder lists the mounts at or below dir, in mount order.
 func mountsUnder(dir string) []string {
-	b, _ := os.ReadFile("/proc/self/mountinfo")
-	var mounts []string
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
-			mounts = append(mounts, f[4])
-		}
-	}
-	return mounts
+	points, _ := mountinfo.Points()
+	return mountinfo.Under(points, dir)
 }

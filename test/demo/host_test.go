@@ -1,8 +1,6 @@
 package demo
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/k1s/k1s/internal/localcluster"
+	"github.com/k1s/k1s/internal/mountinfo"
 )
 
 // namePrefix starts the name of everything a local cluster makes on the
@@ -94,44 +93,6 @@ func linkNames(out string) []string {
 	return names
 }
 
-// mountsUnder reads /proc/self/mountinfo and returns the mount points
-// at or below dir.
-func mountsUnder(mountinfo []byte, dir string) []string {
-	dir = filepath.Clean(dir)
-	var mounts []string
-	sc := bufio.NewScanner(bytes.NewReader(mountinfo))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 5 {
-			continue
-		}
-		mp := unescapeMountinfo(f[4])
-		if mp == dir || strings.HasPrefix(mp, dir+"/") {
-			mounts = append(mounts, mp)
-		}
-	}
-	return mounts
-}
-
-// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
 // processesMentioning lists the processes with an argument that is dir,
 // a path below it or a --flag=dir, as "pid: command line".
 func processesMentioning(dir string) []string {
@@ -195,11 +156,11 @@ func leftovers(t *testing.T, before hostState, state *localcluster.State, dataDi
 			}
 		}
 	}
-	mountinfo, err := os.ReadFile("/proc/self/mountinfo")
+	points, err := mountinfo.Points()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range mountsUnder(mountinfo, dataDir) {
+	for _, m := range mountinfo.Under(points, dataDir) {
 		left = append(left, "mount "+m)
 	}
 	for _, p := range processesMentioning(dataDir) {
@@ -238,14 +199,6 @@ func TestHostParsers(t *testing.T) {
 	if got, want := linkNames(links), []string{"k1s-nodes", "k1s-v2"}; !slices.Equal(got, want) {
 		t.Errorf("linkNames = %q, want %q", got, want)
 	}
-	mountinfo := []byte("22 1 0:21 / / rw - ext4 /dev/root rw\n" +
-		"30 22 0:40 / /tmp/k1s-demo-1/nodes/n2/run rw - tmpfs tmpfs rw\n" +
-		"31 22 0:41 / /tmp/k1s-demo-1\\040x rw - tmpfs tmpfs rw\n" +
-		"32 22 0:42 / /tmp/k1s-demo-10 rw - tmpfs tmpfs rw\n" +
-		"33 22 0:43 / /tmp/k1s-demo-1 rw - tmpfs tmpfs rw\n")
-	if got, want := mountsUnder(mountinfo, "/tmp/k1s-demo-1/"), []string{"/tmp/k1s-demo-1/nodes/n2/run", "/tmp/k1s-demo-1"}; !slices.Equal(got, want) {
-		t.Errorf("mountsUnder = %q, want %q", got, want)
-	}
 	for _, tt := range []struct {
 		arg  string
 		want bool
@@ -261,8 +214,5 @@ func TestHostParsers(t *testing.T) {
 		if got := mentions(tt.arg, "/tmp/k1s-demo-1"); got != tt.want {
 			t.Errorf("mentions(%q) = %t, want %t", tt.arg, got, tt.want)
 		}
-	}
-	if got, want := unescapeMountinfo(`/a\040b\134c`), `/a b\c`; got != want {
-		t.Errorf("unescapeMountinfo = %q, want %q", got, want)
 	}
 }

@@ -17,6 +17,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/k1s/k1s/internal/mountinfo"
 )
 
 func isRoot() bool { return os.Geteuid() == 0 }
@@ -49,7 +51,7 @@ func listVisible(t *testing.T, dir string) string {
 
 func isMounted(t *testing.T, dir string) bool {
 	t.Helper()
-	points, err := mountPoints()
+	points, err := mountinfo.Points()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +302,7 @@ func TestEmptyDir(t *testing.T) {
 					t.Errorf("mounted = %v, want %v", !tmpfs, tmpfs)
 				}
 			}
-			points, _ := mountPoints()
+			points, _ := mountinfo.Points()
 			var n int
 			for _, p := range points {
 				if strings.HasPrefix(p, m.PodDir("u1")) {
@@ -681,7 +683,7 @@ func TestTearDownAndOrphans(t *testing.T) {
 	if len(entries) != 1 || entries[0].Name() != "keep" {
 		t.Errorf("pod dirs after cleanup = %v, want [keep]", entries)
 	}
-	points, _ := mountPoints()
+	points, _ := mountinfo.Points()
 	var left []string
 	for _, p := range points {
 		if strings.HasPrefix(p, m.root+"/") && !strings.HasPrefix(p, m.PodDir("keep")) {

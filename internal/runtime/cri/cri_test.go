@@ -1,7 +1,6 @@
 package cri
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -28,6 +27,7 @@ import (
 
 	"github.com/k1s/k1s/internal/containerd"
 	"github.com/k1s/k1s/internal/image"
+	"github.com/k1s/k1s/internal/mountinfo"
 	"github.com/k1s/k1s/internal/runtime"
 	"github.com/k1s/k1s/internal/runtime/runtimetest"
 )
@@ -276,20 +276,12 @@ func killShims(t *testing.T, sock string) {
 // unmountUnder detaches mounts under dir (deepest first) and reports them:
 // containerd unmounts rootfs and shm when sandboxes are removed.
 func unmountUnder(t *testing.T, dir string) {
-	f, err := os.Open("/proc/self/mountinfo")
+	points, err := mountinfo.Points()
 	if err != nil {
 		t.Errorf("cleanup: %v", err)
 		return
 	}
-	defer f.Close()
-	var mounts []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 && strings.HasPrefix(fields[4], dir+"/") {
-			mounts = append(mounts, fields[4])
-		}
-	}
+	mounts := mountinfo.Under(points, dir)
 	slices.SortFunc(mounts, func(a, b string) int { return len(b) - len(a) })
 	for _, m := range mounts {
 		t.Errorf("cleanup: mount %s left behind", m)

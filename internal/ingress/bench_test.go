@@ -1,12 +1,18 @@
 package ingress
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -18,20 +24,260 @@ import (
 	"github.com/k1s/k1s/internal/testcluster"
 )
 
+// benchRoleEnv, set in a copy of the test binary, makes it the
+// benchmark's backend or ingress instead of running tests (see TestMain).
+const benchRoleEnv = "K1S_INGRESS_BENCH_ROLE"
+
+func TestMain(m *testing.M) {
+	if role := os.Getenv(benchRoleEnv); role != "" {
+		if err := benchRole(role, os.Getenv("K1S_INGRESS_BENCH_ARG")); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// benchRole runs one process of BenchmarkIngressVsDirect: it prints the
+// address it serves on, then serves until its stdin closes.
+//
+//	backend: arg is the time each request takes
+//	ingress: arg is the backend's port
+//	relay:   arg is the backend's address
+func benchRole(role, arg string) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+	switch role {
+	case "backend":
+		work, err := time.ParseDuration(arg)
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			if work > 0 {
+				time.Sleep(work)
+			}
+			io.WriteString(w, "hello from the backend\n")
+		})}
+		go func() {
+			<-ctx.Done()
+			srv.Close()
+		}()
+		fmt.Println(ln.Addr())
+		if err := srv.Serve(ln); err != http.ErrServerClosed {
+			return err
+		}
+		return nil
+	case "ingress":
+		port, err := strconv.Atoi(arg)
+		if err != nil {
+			return err
+		}
+		client := fake.NewClientset(
+			serviceObj(testNS, "bench"),
+			sliceObj(testNS, "bench", "bench", int32(port), []string{"127.0.0.1"}),
+			ingressObj(testNS, "bench", ptr("k1s"), "bench.com", testPath{"/", networkingv1.PathTypePrefix, "bench"}),
+		)
+		c, err := New(Options{Client: client, HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", HealthAddr: "127.0.0.1:0", Log: testcluster.Logger()})
+		if err != nil {
+			return err
+		}
+		done := make(chan error, 1)
+		go func() { done <- c.Run(ctx) }()
+		select {
+		case <-c.Ready():
+		case err := <-done:
+			return err
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if r := c.table.Load().lookup("bench.com", "/"); r != nil && !r.pool.empty() {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("no route to the backend")
+			}
+		}
+		fmt.Println(c.HTTPAddr())
+		return <-done
+	case "relay":
+		return benchRelay(ctx, arg)
+	}
+	return fmt.Errorf("unknown role %q", role)
+}
+
+// benchRelay is the least any proxy does: it copies bytes between each
+// client connection and a connection of its own to the backend, with one
+// goroutine each way, the same system calls as the ingress and no HTTP.
+// Its distance to direct is what a hop costs on this machine.
+func benchRelay(ctx context.Context, backend string) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		ln.Close()
+	}()
+	fmt.Println(ln.Addr())
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		go func() {
+			defer conn.Close()
+			out, err := net.Dial("tcp", backend)
+			if err != nil {
+				return
+			}
+			defer out.Close()
+			in, up := newSysConn(conn), newSysConn(out)
+			go func() {
+				io.CopyBuffer(struct{ io.Writer }{in}, struct{ io.Reader }{up}, make([]byte, 4<<10))
+				conn.Close()
+			}()
+			io.CopyBuffer(struct{ io.Writer }{up}, struct{ io.Reader }{in}, make([]byte, 4<<10))
+		}()
+	}
+}
+
+// startHAProxy runs haproxy as an HTTP reverse proxy to the backend,
+// configured as a tuned one is: two threads, keep-alive both ways,
+// connections to the backend shared between clients.
+func startHAProxy(b *testing.B, path, backend string) *benchProcess {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := filepath.Join(b.TempDir(), "haproxy.cfg")
+	err = os.WriteFile(cfg, []byte(fmt.Sprintf(`global
+  nbthread 2
+defaults
+  mode http
+  option http-keep-alive
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend bench
+  bind %s
+  default_backend bench
+backend bench
+  http-reuse always
+  server backend %s
+`, addr, backend)), 0o644)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(path, "-db", "-f", cfg)
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // should the benchmark die
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("haproxy does not listen on %s", addr)
+		}
+	}
+	return &benchProcess{addr: addr, cmd: cmd}
+}
+
+// benchProcess is a running role of the benchmark.
+type benchProcess struct {
+	addr  string
+	cmd   *exec.Cmd
+	stdin io.Closer
+}
+
+func startBenchProcess(b *testing.B, role, arg string) *benchProcess {
+	b.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), benchRoleEnv+"="+role, "K1S_INGRESS_BENCH_ARG="+arg)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	p := &benchProcess{cmd: cmd, stdin: stdin}
+	b.Cleanup(p.stop)
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatalf("%s: %v", role, err)
+	}
+	p.addr = strings.TrimSpace(line)
+	return p
+}
+
+func (p *benchProcess) stop() {
+	p.stdin.Close()
+	p.cmd.Wait()
+}
+
+// cpu is the CPU time the process's threads have used so far
+// (schedstat's nanoseconds, finer than stat's ticks).
+func (p *benchProcess) cpu() time.Duration {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", p.cmd.Process.Pid))
+	var sum time.Duration
+	for _, t := range tasks {
+		data, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		ns, _ := strconv.ParseInt(strings.Fields(string(data))[0], 10, 64)
+		sum += time.Duration(ns)
+	}
+	return sum
+}
+
 // BenchmarkIngressVsDirect sends the same requests from 8 concurrent
-// keep-alive clients through the ingress and straight to the loopback
-// backend, in alternating rounds, and reports both throughputs and 99th
-// percentile latencies. b.N requests go each way.
+// keep-alive clients through the ingress and straight to the backend, in
+// alternating rounds, and reports both throughputs and 99th percentile
+// latencies. b.N requests go each way.
+//
+// As deployed, the backend (the pod), the ingress and the load generator
+// are separate processes on loopback: the backend and the ingress are
+// copies of this test binary (see benchRole), the load generator is the
+// benchmark itself. A third route goes through a bare TCP relay
+// (benchRelay), the least any proxy does, and with K1S_BENCH_HAPROXY set
+// to an haproxy binary a fourth through HAProxy, for reference.
 //
 // "empty" answers at once: every side is CPU-bound on the same cores,
 // so the ingress's extra hop (a server and a client of its own) shows
 // at full weight. "1ms" is a backend that spends a millisecond per
 // request, as a real application does: what the ingress adds to it.
 //
-// CPU time (user+system, of the whole process: load generator, backend
-// and, for the ingress phases, the ingress) is reported per request for
-// each side; their difference is what the ingress costs, a figure much
-// less sensitive to other load on the machine than the rates.
+// CPU time (of the three processes) is reported per request for each
+// side; their difference is what the ingress costs, a figure much less
+// sensitive to other load on the machine than the rates.
 func BenchmarkIngressVsDirect(b *testing.B) {
 	for _, work := range []time.Duration{0, time.Millisecond} {
 		name := "empty"
@@ -43,48 +289,44 @@ func BenchmarkIngressVsDirect(b *testing.B) {
 }
 
 func benchmarkIngressVsDirect(b *testing.B, work time.Duration) {
-	backendSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		if work > 0 {
-			time.Sleep(work)
-		}
-		io.WriteString(w, "hello from the backend\n")
-	}))
-	defer backendSrv.Close()
-	port := int32(backendSrv.Listener.Addr().(*net.TCPAddr).Port)
-
-	client := fake.NewClientset(
-		serviceObj(testNS, "bench"),
-		sliceObj(testNS, "bench", "bench", port, []string{"127.0.0.1"}),
-		ingressObj(testNS, "bench", ptr("k1s"), "bench.com", testPath{"/", networkingv1.PathTypePrefix, "bench"}),
-	)
-	c, err := New(Options{Client: client, HTTPAddr: "127.0.0.1:0", HTTPSAddr: "127.0.0.1:0", HealthAddr: "127.0.0.1:0", Log: testcluster.Logger()})
+	backend := startBenchProcess(b, "backend", work.String())
+	_, port, err := net.SplitHostPort(backend.addr)
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Errorf("Run: %v", err)
-		}
-	}()
-	select {
-	case <-c.Ready():
-	case err := <-done:
-		b.Fatal(err)
+	relay := startBenchProcess(b, "relay", backend.addr)
+	ingress := startBenchProcess(b, "ingress", port)
+
+	// The three ways to the backend, measured in turn. Each one's CPU is
+	// that of the load generator, the backend and its own process.
+	type route struct {
+		name  string
+		addr  string
+		proxy *benchProcess // nil for direct
+
+		time, cpu, proxyCPU time.Duration
+		lat, steady         []time.Duration
 	}
-	waitFor := time.Now().Add(10 * time.Second)
-	for r := c.table.Load().lookup("bench.com", "/"); r == nil || r.pool.empty(); r = c.table.Load().lookup("bench.com", "/") {
-		if time.Now().After(waitFor) {
-			b.Fatal("no route to the backend")
+	routes := []*route{
+		{name: "direct", addr: backend.addr},
+		{name: "relay", addr: relay.addr, proxy: relay},
+		{name: "ingress", addr: ingress.addr, proxy: ingress},
+	}
+	if path := os.Getenv("K1S_BENCH_HAPROXY"); path != "" {
+		hp := startHAProxy(b, path, backend.addr)
+		routes = append(routes, &route{name: "haproxy", addr: hp.addr, proxy: hp})
+	}
+	direct, ing := routes[0], routes[2]
+	cpu := func(r *route) (total, proxy time.Duration) {
+		total = processCPU() + backend.cpu()
+		if r.proxy != nil {
+			proxy = r.proxy.cpu()
 		}
-		time.Sleep(10 * time.Millisecond)
+		return total + proxy, proxy
 	}
 
 	const clients, rounds = 8, 10
-	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxIdleConns: 2 * clients}
+	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxIdleConns: 3 * clients}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}
 	// phase sends n requests from the clients to addr and returns how long
@@ -134,40 +376,38 @@ func benchmarkIngressVsDirect(b *testing.B, work time.Duration) {
 		wg.Wait()
 		return time.Since(start), slices.Concat(latencies...)
 	}
-
-	// Alternate short phases so that both sides see the same load from
-	// whatever else runs on the machine.
-	var ingressTime, directTime, ingressCPU, directCPU time.Duration
-	var ingressLat, directLat []time.Duration
-	b.ResetTimer()
-	for r := range rounds {
-		n := b.N / rounds
-		if r < b.N%rounds {
+	share := func(total, round int) int {
+		n := total / rounds
+		if round < total%rounds {
 			n++
 		}
-		cpu0 := processCPU()
-		d, l := phase(c.HTTPAddr(), n, 0)
-		cpu1 := processCPU()
-		ingressTime, ingressLat, ingressCPU = ingressTime+d, append(ingressLat, l...), ingressCPU+cpu1-cpu0
-		d, l = phase(backendSrv.Listener.Addr().String(), n, 0)
-		directTime, directLat, directCPU = directTime+d, append(directLat, l...), directCPU+processCPU()-cpu1
+		return n
+	}
+
+	// Alternate short phases so that every route sees the same load from
+	// whatever else runs on the machine.
+	b.ResetTimer()
+	for round := range rounds {
+		for _, r := range routes {
+			cpu0, proxy0 := cpu(r)
+			d, l := phase(r.addr, share(b.N, round), 0)
+			cpu1, proxy1 := cpu(r)
+			r.time, r.lat = r.time+d, append(r.lat, l...)
+			r.cpu, r.proxyCPU = r.cpu+cpu1-cpu0, r.proxyCPU+proxy1-proxy0
+		}
 	}
 	// Then a steady load of half what the ingress served at saturation,
-	// the same each way, for latency under load (b.N/4 requests each
-	// way, in alternating rounds).
-	steady := float64(len(ingressLat)) / ingressTime.Seconds() / 2
-	var ingressSteady, directSteady []time.Duration
-	for r := range rounds {
-		n := b.N / 4 / rounds
-		if r < b.N/4%rounds {
-			n++
+	// the same on every route, for latency under load rather than
+	// queueing (b.N/4 requests each, in alternating rounds).
+	steady := float64(len(ing.lat)) / ing.time.Seconds() / 2
+	for round := range rounds {
+		for _, r := range routes {
+			_, l := phase(r.addr, share(b.N/4, round), steady)
+			r.steady = append(r.steady, l...)
 		}
-		_, l := phase(c.HTTPAddr(), n, steady)
-		ingressSteady = append(ingressSteady, l...)
-		_, l = phase(backendSrv.Listener.Addr().String(), n, steady)
-		directSteady = append(directSteady, l...)
 	}
 	b.StopTimer()
+
 	pct := func(l []time.Duration, p int) float64 {
 		if len(l) == 0 {
 			return 0
@@ -175,21 +415,19 @@ func benchmarkIngressVsDirect(b *testing.B, work time.Duration) {
 		slices.Sort(l)
 		return float64(l[len(l)*p/100].Microseconds())
 	}
-	p99 := func(l []time.Duration) float64 { return pct(l, 99) }
 	b.ReportMetric(steady, "steady-req/s")
-	b.ReportMetric(pct(ingressSteady, 50), "steady-ingress-p50-µs")
-	b.ReportMetric(pct(directSteady, 50), "steady-direct-p50-µs")
-	b.ReportMetric(p99(ingressSteady), "steady-ingress-p99-µs")
-	b.ReportMetric(p99(directSteady), "steady-direct-p99-µs")
-	ingressRate := float64(len(ingressLat)) / ingressTime.Seconds()
-	directRate := float64(len(directLat)) / directTime.Seconds()
-	b.ReportMetric(ingressRate, "ingress-req/s")
-	b.ReportMetric(directRate, "direct-req/s")
-	b.ReportMetric(p99(ingressLat), "ingress-p99-µs")
-	b.ReportMetric(p99(directLat), "direct-p99-µs")
-	b.ReportMetric(ingressRate/directRate, "throughput-ratio")
-	b.ReportMetric(float64(ingressCPU.Microseconds())/float64(len(ingressLat)), "ingress-cpu-µs/req")
-	b.ReportMetric(float64(directCPU.Microseconds())/float64(len(directLat)), "direct-cpu-µs/req")
+	rate := func(r *route) float64 { return float64(len(r.lat)) / r.time.Seconds() }
+	for _, r := range routes {
+		b.ReportMetric(rate(r), r.name+"-req/s")
+		b.ReportMetric(pct(r.lat, 99), r.name+"-p99-µs")
+		b.ReportMetric(pct(r.steady, 50), "steady-"+r.name+"-p50-µs")
+		b.ReportMetric(pct(r.steady, 99), "steady-"+r.name+"-p99-µs")
+		b.ReportMetric(float64(r.cpu.Microseconds())/float64(len(r.lat)), r.name+"-cpu-µs/req")
+		if r.proxy != nil {
+			b.ReportMetric(float64(r.proxyCPU.Microseconds())/float64(len(r.lat)), r.name+"-own-cpu-µs/req")
+			b.ReportMetric(rate(r)/rate(direct), r.name+"-throughput-ratio")
+		}
+	}
 }
 
 // processCPU is the user and system CPU time the process has used.

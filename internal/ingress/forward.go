@@ -96,6 +96,7 @@ func (f *frontend) connect(ctx context.Context, e *endpoint, fresh, check bool) 
 	if err != nil {
 		return nil, false, err
 	}
+	conn = newSysConn(conn)
 	bc = &backendConn{conn: conn}
 	bc.in.r = conn
 	bc.br = bufio.NewReaderSize(&bc.in, 4<<10)

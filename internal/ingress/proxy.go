@@ -83,6 +83,7 @@ func (f *frontend) serve(ctx context.Context, ln net.Listener) error {
 			continue
 		}
 		delay = 0
+		conn = newSysConn(conn)
 		c := &clientConn{f: f, raw: conn, rw: conn, remote: conn.RemoteAddr().String()}
 		if !f.track(c) {
 			conn.Close()

@@ -30,7 +30,8 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 15m ./test/node/
 	$(GO) test -run '^$$' -bench PodBurst -benchtime 1x -count 1 -timeout 10m ./internal/containerd/
 	$(GO) test -run '^$$' -bench . -benchtime 300x -count 1 -timeout 10m ./internal/proxy/
-	$(GO) test -run '^$$' -bench . -benchtime 20000x -count 1 ./internal/ingress/
+	$(GO) test -run '^$$' -bench IngressVsDirect -benchtime 20000x -count 1 ./internal/ingress/
+	$(GO) test -run '^$$' -bench LoopbackRoundTrip -benchtime 2000x -count 1 ./internal/ingress/
 	$(GO) test -run '^$$' -bench . -benchtime 2s -benchmem ./internal/dns/
 
 fuzz:

@@ -21,7 +21,9 @@
 // parser), forwards it on a pooled keep-alive connection to the chosen
 // endpoint and relays the answer, without handing the request to other
 // goroutines; only an upgraded connection gets a second one. That costs
-// half the CPU per request of net/http's server and client.
+// half the CPU per request of net/http's server and client. Its TCP
+// sockets are read and written with raw system calls through the poller
+// (sysconn.go), which keeps the runtime's monitor thread asleep.
 //
 // Guarantees:
 //   - Hosts match exactly, or a wildcard "*.example.com" matches exactly

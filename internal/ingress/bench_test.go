@@ -24,8 +24,8 @@ import (
 	"github.com/k1s/k1s/internal/testcluster"
 )
 
-// benchRoleEnv, set in a copy of the test binary, makes it the
-// benchmark's backend or ingress instead of running tests (see TestMain).
+// benchRoleEnv, set in a copy of the test binary, makes it one of the
+// benchmarks' processes instead of running tests (see TestMain).
 const benchRoleEnv = "K1S_INGRESS_BENCH_ROLE"
 
 func TestMain(m *testing.M) {
@@ -39,8 +39,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// benchRole runs one process of BenchmarkIngressVsDirect: it prints the
-// address it serves on, then serves until its stdin closes.
+// benchRole runs one process of BenchmarkIngressVsDirect or
+// BenchmarkLoopbackRoundTrip: it prints the address it serves on, then
+// serves until its stdin closes.
 //
 //	backend: arg is the time each request takes
 //	ingress: arg is the backend's port
@@ -68,10 +69,7 @@ func benchRole(role, arg string) error {
 			}
 			io.WriteString(w, "hello from the backend\n")
 		})}
-		go func() {
-			<-ctx.Done()
-			srv.Close()
-		}()
+		context.AfterFunc(ctx, func() { srv.Close() })
 		fmt.Println(ln.Addr())
 		if err := srv.Serve(ln); err != http.ErrServerClosed {
 			return err
@@ -115,13 +113,23 @@ func benchRole(role, arg string) error {
 		if err != nil {
 			return err
 		}
+		context.AfterFunc(ctx, func() { ln.Close() })
 		fmt.Println(ln.Addr())
 		conn, err := ln.Accept()
 		if err != nil {
-			return err
+			return nil // closed
 		}
-		io.Copy(conn, conn)
-		return nil
+		context.AfterFunc(ctx, func() { conn.Close() })
+		buf := make([]byte, 64)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return nil
+			}
+			if _, err := conn.Write(buf[:n]); err != nil {
+				return nil
+			}
+		}
 	}
 	return fmt.Errorf("unknown role %q", role)
 }
@@ -168,10 +176,7 @@ func benchRelay(ctx context.Context, backend string) error {
 	if err != nil {
 		return err
 	}
-	go func() {
-		<-ctx.Done()
-		ln.Close()
-	}()
+	context.AfterFunc(ctx, func() { ln.Close() })
 	fmt.Println(ln.Addr())
 	for {
 		conn, err := ln.Accept()

@@ -311,8 +311,8 @@ func (p *benchProcess) cpu() time.Duration {
 
 // BenchmarkIngressVsDirect sends the same requests from 8 concurrent
 // keep-alive clients through the ingress and straight to the backend, in
-// alternating rounds, and reports both throughputs and 99th percentile
-// latencies. b.N requests go each way.
+// alternating rounds, and reports each route's throughput and 99th
+// percentile latency. b.N requests go each route.
 //
 // As deployed, the backend (the pod), the ingress and the load generator
 // are separate processes on loopback: the backend and the ingress are
@@ -348,8 +348,8 @@ func benchmarkIngressVsDirect(b *testing.B, work time.Duration) {
 	relay := startBenchProcess(b, "relay", backend.addr)
 	ingress := startBenchProcess(b, "ingress", port)
 
-	// The three ways to the backend, measured in turn. Each one's CPU is
-	// that of the load generator, the backend and its own process.
+	// The ways to the backend, measured in turn. Each one's CPU is that
+	// of the load generator, the backend and its proxy's process.
 	type route struct {
 		name  string
 		addr  string
@@ -377,7 +377,7 @@ func benchmarkIngressVsDirect(b *testing.B, work time.Duration) {
 	}
 
 	const clients, rounds = 8, 10
-	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxIdleConns: 3 * clients}
+	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxIdleConns: len(routes) * clients}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}
 	// phase sends n requests from the clients to addr and returns how long

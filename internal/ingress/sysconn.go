@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -24,6 +25,21 @@ import (
 type sysConn struct {
 	*net.TCPConn
 	rc syscall.RawConn
+
+	// The read and the write in progress, kept here rather than in
+	// closures, which would be allocated at every call. The mutexes
+	// serialise each direction (net.Conn allows concurrent calls).
+	rmu, wmu sync.Mutex
+	rop, wop rawOp
+	rfn, wfn func(fd uintptr) bool // c.readOnce, c.writeSome
+}
+
+// rawOp is one read or write: its buffer, how much of it is done, and
+// the system call's error.
+type rawOp struct {
+	p     []byte
+	n     int
+	errno syscall.Errno
 }
 
 // newSysConn wraps c when it is TCP, and returns it as it is otherwise.
@@ -36,65 +52,83 @@ func newSysConn(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	return &sysConn{TCPConn: tc, rc: rc}
+	sc := &sysConn{TCPConn: tc, rc: rc}
+	sc.rfn, sc.wfn = sc.readOnce, sc.writeSome
+	return sc
 }
 
 func (c *sysConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // wait for the poller
-			}
-			n, errno = int(r), e
-			return true
-		}
-	})
+	c.rmu.Lock()
+	c.rop = rawOp{p: p}
+	err := c.rc.Read(c.rfn)
+	op := c.rop
+	c.rop = rawOp{}
+	c.rmu.Unlock()
 	switch {
 	case err != nil:
 		return 0, c.opError("read", err)
-	case errno != 0:
-		return 0, c.opError("read", os.NewSyscallError("read", errno))
-	case n == 0:
+	case op.errno != 0:
+		return 0, c.opError("read", os.NewSyscallError("read", op.errno))
+	case op.n == 0:
 		return 0, io.EOF
 	}
-	return n, nil
+	return op.n, nil
+}
+
+// readOnce reads what is there into c.rop; false asks the poller to
+// wait until there is something.
+func (c *sysConn) readOnce(fd uintptr) bool {
+	p := c.rop.p
+	for {
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		c.rop.n, c.rop.errno = int(r), e
+		return true
+	}
 }
 
 func (c *sysConn) Write(p []byte) (int, error) {
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Write(func(fd uintptr) bool {
-		for n < len(p) {
-			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[n])), uintptr(len(p)-n))
-			switch e {
-			case 0:
-				n += int(r)
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false // the socket's buffer is full: wait for room
-			default:
-				errno = e
-				return true
-			}
-		}
-		return true
-	})
+	c.wmu.Lock()
+	c.wop = rawOp{p: p}
+	err := c.rc.Write(c.wfn)
+	op := c.wop
+	c.wop = rawOp{}
+	c.wmu.Unlock()
 	switch {
 	case err != nil:
-		return n, c.opError("write", err)
-	case errno != 0:
-		return n, c.opError("write", os.NewSyscallError("write", errno))
+		return op.n, c.opError("write", err)
+	case op.errno != 0:
+		return op.n, c.opError("write", os.NewSyscallError("write", op.errno))
 	}
-	return n, nil
+	return op.n, nil
+}
+
+// writeSome writes c.wop's buffer until it is all written or the
+// socket's buffer is full (false: the poller waits for room).
+func (c *sysConn) writeSome(fd uintptr) bool {
+	op := &c.wop
+	for op.n < len(op.p) {
+		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&op.p[op.n])), uintptr(len(op.p)-op.n))
+		switch e {
+		case 0:
+			op.n += int(r)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			op.errno = e
+			return true
+		}
+	}
+	return true
 }
 
 // opError makes err look as net's own (a *net.OpError), unwrapping the

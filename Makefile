@@ -14,9 +14,13 @@ build:
 # The whole suite: unit, integration (embedded etcd) and end-to-end (real
 # kubectl, real containerd). test/demo runs alone, after the rest: its
 # cluster's first node is this machine, as test/node's is.
+# test/report turns `go test -json` into each package's result line, the
+# whole output of what failed and a list of skipped tests, and fails the run
+# if any test skipped: `make test` installs all the tests need (make deps,
+# as root), so a skip would be a test that tested nothing.
 test: deps build
-	K1S_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 25m $$($(GO) list ./... | grep -v /test/demo)
-	K1S_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 15m ./test/demo/
+	K1S_BIN=$(CURDIR)/$(BIN) $(GO) test -json -count=1 -timeout 25m $$($(GO) list ./... | grep -v /test/demo) 2>&1 | $(GO) run ./test/report -no-skip
+	K1S_BIN=$(CURDIR)/$(BIN) $(GO) test -json -count=1 -timeout 15m ./test/demo/ 2>&1 | $(GO) run ./test/report -no-skip
 
 test-short:
 	$(GO) test -short -count=1 ./...

@@ -4,6 +4,9 @@ BIN       := bin/k1s
 COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X github.com/k1s/k1s/internal/version.gitCommit=$(COMMIT)
 DATA_DIR  ?= /var/lib/k1s
+# A pipe fails when any of its commands does (make test: go test | report).
+SHELL       := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
 .PHONY: build test test-short bench run down demo deps clean fuzz
 

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -104,5 +107,54 @@ func TestOutputKeepsTheTail(t *testing.T) {
 	o.print(&b)
 	if !strings.HasSuffix(b.String(), "the end\n") || !strings.HasPrefix(b.String(), "[... 7 lines dropped ...]") || b.Len() > maxKept+100 {
 		t.Fatalf("kept %d bytes, starting %q", b.Len(), b.String()[:40])
+	}
+}
+
+// TestMakeTestKeepsGoExitStatus runs the Makefile's test recipe with
+// a stand-in for go whose `go test` prints a passing package and then
+// fails without a JSON event (as go does when it is killed, by the OOM
+// killer say, between two packages, or fails after the tests). make test
+// must fail then: the report cannot see that failure in the events, so
+// the recipe must not drop go test's own exit status in the pipe.
+func TestMakeTestKeepsGoExitStatus(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Fatal("make is not installed (make deps installs it)")
+	}
+	dir := t.TempDir()
+	report := filepath.Join(dir, "report")
+	if out, err := exec.Command("go", "build", "-o", report, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	mk, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the recipe: not deps (which installs) nor build.
+	mk = []byte(strings.Replace(string(mk), "\ntest: deps build\n", "\ntest:\n", 1))
+	if err := os.WriteFile(filepath.Join(dir, "Makefile"), mk, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	events := `{"Action":"start","Package":"a"}
+{"Action":"output","Package":"a","Output":"ok  \ta\t0.01s\n"}
+{"Action":"pass","Package":"a"}
+`
+	if err := os.WriteFile(filepath.Join(dir, "events"), []byte(events), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fakeGo := filepath.Join(dir, "go")
+	script := `#!/bin/sh
+case "$1" in
+list) echo a ;;
+test) cat ` + filepath.Join(dir, "events") + `; echo "signal: killed" >&2; exit 1 ;;
+run) shift 2; exec ` + report + ` "$@" ;;
+*) exit 2 ;;
+esac
+`
+	if err := os.WriteFile(fakeGo, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("make", "-C", dir, "test", "GO="+fakeGo).CombinedOutput()
+	if err == nil {
+		t.Errorf("make test passed although go test failed:\n%s", out)
 	}
 }

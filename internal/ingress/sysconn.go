@@ -67,12 +67,10 @@ func (c *sysConn) Read(p []byte) (int, error) {
 	op := c.rop
 	c.rop = rawOp{}
 	c.rmu.Unlock()
-	switch {
-	case err != nil:
-		return 0, c.opError("read", err)
-	case op.errno != 0:
-		return 0, c.opError("read", os.NewSyscallError("read", op.errno))
-	case op.n == 0:
+	if err := c.opError("read", err, op.errno); err != nil {
+		return 0, err
+	}
+	if op.n == 0 {
 		return 0, io.EOF
 	}
 	return op.n, nil
@@ -102,13 +100,7 @@ func (c *sysConn) Write(p []byte) (int, error) {
 	op := c.wop
 	c.wop = rawOp{}
 	c.wmu.Unlock()
-	switch {
-	case err != nil:
-		return op.n, c.opError("write", err)
-	case op.errno != 0:
-		return op.n, c.opError("write", os.NewSyscallError("write", op.errno))
-	}
-	return op.n, nil
+	return op.n, c.opError("write", err, op.errno)
 }
 
 // writeSome writes c.wop's buffer until it is all written or the
@@ -131,11 +123,20 @@ func (c *sysConn) writeSome(fd uintptr) bool {
 	return true
 }
 
-// opError makes err look as net's own (a *net.OpError), unwrapping the
-// one RawConn adds around a closed connection or a deadline.
-func (c *sysConn) opError(op string, err error) error {
-	if oe, ok := err.(*net.OpError); ok {
-		err = oe.Err
+// opError is the error of a read or write as net makes it (a
+// *net.OpError), from the poller's (err: a closed connection or a
+// deadline, which RawConn wraps in an OpError of its own) or else the
+// system call's (errno); nil when neither failed.
+func (c *sysConn) opError(op string, err error, errno syscall.Errno) error {
+	switch {
+	case err != nil:
+		if oe, ok := err.(*net.OpError); ok {
+			err = oe.Err
+		}
+	case errno != 0:
+		err = os.NewSyscallError(op, errno)
+	default:
+		return nil
 	}
 	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }

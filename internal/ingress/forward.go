@@ -359,9 +359,8 @@ func (c *clientConn) roundTrip(req *http.Request, e *endpoint, bc *backendConn, 
 		}
 		resp.Body.Close()
 	}
-	if err := c.bw.Flush(); err != nil {
-		res.keep = false
-	}
+	// The endpoint connection is settled before the answer's last bytes
+	// go to the client, so that the client's next request finds it idle.
 	// Bytes after the answer (a body on a bodyless answer, more than its
 	// Content-Length) would be read as the next request's answer.
 	if resp.Close || early || bc.br.Buffered() > 0 {
@@ -369,6 +368,9 @@ func (c *clientConn) roundTrip(req *http.Request, e *endpoint, bc *backendConn, 
 	} else {
 		bc.check = bodyless
 		e.putIdle(bc, time.Now())
+	}
+	if err := c.bw.Flush(); err != nil {
+		res.keep = false
 	}
 	return res, nil
 }
